@@ -1,0 +1,178 @@
+"""Building blocks shared by every family: conv/BN with the papers' settings,
+and the small parameter-free layers residual networks need.
+
+Written with ``keras.layers`` and ``keras.ops`` only, so the same models run on
+Keras' JAX backend.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+# Torch / PyTorch BatchNorm: running = 0.9 * running + 0.1 * batch, eps 1e-5.
+# Keras' defaults (momentum 0.99, eps 1e-3) give short runs whose test accuracy
+# lags far behind train accuracy.
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
+# He et al. 2015 initialisation as fb.resnet.torch and torchvision do it:
+# N(0, sqrt(2 / (k * k * out_channels))), untruncated.
+HE_NORMAL_FAN_OUT = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 2.0, "mode": "fan_out", "distribution": "untruncated_normal"},
+}
+
+
+def he_normal() -> keras.initializers.Initializer:
+    return keras.initializers.get(HE_NORMAL_FAN_OUT)
+
+
+def conv(x, filters: int, kernel_size: int = 3, stride: int = 1, *, name: str, groups: int = 1):
+    """A bias-free conv with symmetric ("Torch") padding.
+
+    Keras' ``padding="same"`` pads a stride-2 conv on an even input only at the
+    bottom/right, shifting its sampling grid by one pixel against the papers'
+    (and against the option-A shortcut's ``x[::2, ::2]``). Strided convs with
+    ``kernel_size > 1`` are therefore padded explicitly and run ``valid``.
+    """
+    padding = "same"
+    if stride > 1 and kernel_size > 1:
+        x = keras.layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=stride,
+        padding=padding,
+        use_bias=False,
+        groups=groups,
+        kernel_initializer=he_normal(),
+        name=name,
+    )(x)
+
+
+def batch_norm(x, *, name: str):
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
+
+
+def relu(x, *, name: str):
+    return keras.layers.ReLU(name=name)(x)
+
+
+def bn_relu(x, *, name: str):
+    """BN then ReLU, named ``{name}_bn`` / ``{name}_relu``."""
+    return relu(batch_norm(x, name=f"{name}_bn"), name=f"{name}_relu")
+
+
+def classifier(x, num_classes: int, activation: str | None, *, name: str = "predictions"):
+    """Global average pool and the dense classifier; softmax computed in float32."""
+    x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
+    x = keras.layers.Dense(num_classes, name=name + "_dense" if activation else name)(x)
+    if activation:
+        x = keras.layers.Activation(activation, dtype="float32", name=name)(x)
+    return x
+
+
+def check_input_shape(input_shape) -> tuple[int, int, int]:
+    shape = tuple(input_shape)
+    if len(shape) != 3 or any((not isinstance(d, int)) or d < 1 for d in shape):
+        raise ValueError(
+            "input_shape must be (height, width, channels) with positive integers. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def check_num_classes(num_classes) -> int:
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
+    return num_classes
+
+
+@keras.saving.register_keras_serializable(package="reszoo")
+class ZeroPadShortcut(keras.layers.Layer):
+    """Parameter-free shortcut: downsample, then zero-pad the channels.
+
+    ``pooling="subsample"`` keeps every ``stride``-th pixel (He et al. 2015's
+    option A, as fb.resnet.torch implements it); ``pooling="average"`` takes a
+    ``stride`` x ``stride`` average first (PyramidNet, stochastic depth).
+    Zeros are appended after the input channels.
+    """
+
+    def __init__(self, filters: int, stride: int = 1, pooling: str = "subsample", **kwargs):
+        super().__init__(**kwargs)
+        if pooling not in ("subsample", "average"):
+            raise ValueError(f"pooling must be 'subsample' or 'average'. Received: pooling={pooling!r}")
+        self.filters = int(filters)
+        self.stride = int(stride)
+        self.pooling = pooling
+
+    def call(self, x):
+        if self.stride > 1:
+            if self.pooling == "average":
+                x = ops.average_pool(x, self.stride, self.stride, padding="valid")
+            else:
+                x = x[:, :: self.stride, :: self.stride, :]
+        extra = self.filters - x.shape[-1]
+        if extra < 0:
+            raise ValueError(
+                f"ZeroPadShortcut cannot shrink {x.shape[-1]} channels to {self.filters}."
+            )
+        if extra:
+            x = ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, extra]])
+        return x
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        if self.stride > 1:
+            h = None if h is None else (h // self.stride if self.pooling == "average" else -(-h // self.stride))
+            w = None if w is None else (w // self.stride if self.pooling == "average" else -(-w // self.stride))
+        return (n, h, w, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "stride": self.stride, "pooling": self.pooling}
+
+
+@keras.saving.register_keras_serializable(package="reszoo")
+class StochasticDepth(keras.layers.Layer):
+    """Stochastic depth on a residual branch (Huang et al. 2016, eq. 2-5).
+
+    While training, the branch is kept with probability ``survival_prob`` and
+    otherwise zeroed; at inference it is scaled by ``survival_prob``, as the
+    paper does. ``per_sample=False`` draws one gate per mini-batch (the paper);
+    ``True`` draws one per image (lower-variance, as timm's drop-path).
+    """
+
+    def __init__(self, survival_prob: float, per_sample: bool = False, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 < survival_prob <= 1.0:
+            raise ValueError(f"survival_prob must be in (0, 1]. Received: survival_prob={survival_prob!r}")
+        self.survival_prob = float(survival_prob)
+        self.per_sample = bool(per_sample)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training:
+            return x * self.survival_prob
+        shape = (ops.shape(x)[0], 1, 1, 1) if self.per_sample else (1, 1, 1, 1)
+        noise = keras.random.uniform(shape, seed=self.seed_generator, dtype=x.dtype)
+        gate = ops.cast(noise < self.survival_prob, x.dtype)
+        return x * gate
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "survival_prob": self.survival_prob,
+            "per_sample": self.per_sample,
+            "seed": self.seed,
+        }
+
+
+def linear_survival(unit_index: int, num_units: int, drop_path: float) -> float:
+    """Huang et al. 2016's linear decay: p_l = 1 - (l / L) * drop, l = 1..L."""
+    return 1.0 - (unit_index / num_units) * drop_path

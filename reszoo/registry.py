@@ -1,0 +1,203 @@
+"""The model registry: families register a builder, presets are data.
+
+A *family* is a builder function ``fn(**family_kwargs, num_classes, input_shape,
+classifier_activation, name) -> keras.Model``. A *preset* is a name for one of
+the papers' configurations: the family, its keyword arguments, and what the paper
+published about it (parameter count, errors), so tests, the README table and
+``reszoo.bench params`` all read the same numbers.
+
+``build(name, **kwargs)`` accepts either. Arguments that are ``None`` are
+dropped (so CLI defaults never override a model's own), unknown arguments are
+refused, and a preset refuses overrides that would change what its name means.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import keras
+
+# Arguments every builder accepts, handled here or passed through unchanged.
+COMMON_ARGS = ("num_classes", "input_shape", "name", "classifier_activation", "weight_decay")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A registered family: its builder and the paper-default weight decay."""
+
+    name: str
+    builder: Callable[..., keras.Model]
+    weight_decay: float
+    summary: str
+
+    def family_args(self) -> dict[str, inspect.Parameter]:
+        """The family's own keyword arguments (without the common ones)."""
+        params = inspect.signature(self.builder).parameters
+        return {k: p for k, p in params.items() if k not in COMMON_ARGS}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One named paper configuration.
+
+    ``published`` is the parameter count as the paper prints it, in millions
+    (e.g. ``1.7``); ``exact`` is the trainable count of the official code
+    (CIFAR-10 head) where REFERENCE.md gives one.
+    """
+
+    name: str
+    family: str
+    kwargs: dict[str, Any]
+    paper: str
+    published: float | None = None
+    exact: int | None = None
+    c10_error: float | None = None
+    c100_error: float | None = None
+    recipe: str | None = None
+    slow: bool = False
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_FAMILIES: dict[str, Family] = {}
+_PRESETS: dict[str, Preset] = {}
+
+
+def register_family(
+    name: str, *, weight_decay: float = 1e-4
+) -> Callable[[Callable[..., keras.Model]], Callable[..., keras.Model]]:
+    """Decorator registering ``fn`` as the builder of family ``name``."""
+
+    def decorate(fn: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
+        if name in _FAMILIES or name in _PRESETS:
+            raise ValueError(f"Model name {name!r} is registered twice.")
+        missing = [a for a in COMMON_ARGS if a != "weight_decay" and a not in inspect.signature(fn).parameters]
+        if missing:
+            raise TypeError(f"Builder {fn.__name__} lacks the common arguments {missing}.")
+        summary = (inspect.getdoc(fn) or name).splitlines()[0]
+        _FAMILIES[name] = Family(name, fn, weight_decay, summary)
+        return fn
+
+    return decorate
+
+
+def register_presets(family: str, presets: dict[str, dict[str, Any]]) -> None:
+    """Register presets given as data: ``{name: {"kwargs": {...}, "paper": ..., ...}}``."""
+    if family not in _FAMILIES:
+        raise ValueError(f"Register family {family!r} before its presets.")
+    for preset_name, spec in presets.items():
+        if preset_name in _PRESETS or preset_name in _FAMILIES:
+            raise ValueError(f"Model name {preset_name!r} is registered twice.")
+        preset = Preset(name=preset_name, family=family, **spec)
+        _check_kwargs(_FAMILIES[family], preset.kwargs, what=f"preset {preset_name!r}")
+        _PRESETS[preset_name] = preset
+
+
+def families() -> dict[str, Family]:
+    return dict(_FAMILIES)
+
+
+def presets() -> dict[str, Preset]:
+    return dict(_PRESETS)
+
+
+def list_models() -> dict[str, list[str]]:
+    """``{family: [its presets]}`` for every registered family, in registration order."""
+    listing: dict[str, list[str]] = {name: [] for name in _FAMILIES}
+    for preset in _PRESETS.values():
+        listing[preset.family].append(preset.name)
+    return listing
+
+
+def resolve(name: str, **kwargs: Any) -> tuple[Family, dict[str, Any], Preset | None]:
+    """Resolve a family or preset name and overrides into (family, full kwargs, preset)."""
+    if not isinstance(name, str):
+        raise ValueError(f"Model name must be a string. Received: name={name!r}")
+    key = name.lower().replace("-", "_")
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if key in _PRESETS:
+        preset = _PRESETS[key]
+        family = _FAMILIES[preset.family]
+        for arg, value in kwargs.items():
+            if arg in preset.kwargs and preset.kwargs[arg] != value:
+                raise ValueError(
+                    f"Preset {preset.name!r} fixes {arg}={preset.kwargs[arg]!r}; received "
+                    f"{arg}={value!r}. Build the family instead: "
+                    f"reszoo.build({family.name!r}, {arg}={value!r}, ...)."
+                )
+        merged = {**preset.kwargs, **kwargs}
+    elif key in _FAMILIES:
+        preset, family, merged = None, _FAMILIES[key], kwargs
+    else:
+        known = sorted([*_FAMILIES, *_PRESETS])
+        close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"Unknown model {name!r}.{hint} Known families: {', '.join(_FAMILIES)}. "
+            "See reszoo.list_models() for every preset."
+        )
+    _check_kwargs(family, merged, what=f"model {name!r}")
+    return family, merged, preset
+
+
+def build(name: str, **kwargs: Any) -> keras.Model:
+    """Build a registered family or preset as a ``keras.Model``.
+
+    Args:
+        name: str. A family (``"resnet"``) or a preset (``"resnet110"``).
+        **kwargs: the family's keyword arguments, plus the common ones:
+            ``num_classes`` (default 10), ``input_shape`` (default (32, 32, 3)),
+            ``classifier_activation`` (``"softmax"``, or ``None`` for logits),
+            ``name``, and ``weight_decay`` (L2 on every trainable weight as the
+            papers' Torch/PyTorch SGD applies it; default the family's paper
+            value, ``0`` for none).
+
+    Raises:
+        ValueError: unknown model, unknown or impossible argument, or an
+            override that contradicts the preset.
+    """
+    family, merged, _ = resolve(name, **kwargs)
+    weight_decay = merged.pop("weight_decay", family.weight_decay)
+    model = family.builder(**merged)
+    apply_weight_decay(model, weight_decay)
+    return model
+
+
+def _check_kwargs(family: Family, kwargs: dict[str, Any], *, what: str) -> None:
+    allowed = [*family.family_args(), *COMMON_ARGS]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"Unknown argument(s) {', '.join(unknown)} for {what}. "
+            f"Family {family.name!r} accepts: {', '.join(allowed)}."
+        )
+
+
+# The weight kinds a layer may carry and decay; each has a `<kind>_regularizer` config key.
+_DECAYED_WEIGHTS = ("kernel", "depthwise_kernel", "pointwise_kernel", "bias", "gamma", "beta")
+
+
+def apply_weight_decay(model: keras.Model, weight_decay: float) -> keras.Model:
+    """Put L2(weight_decay / 2) on every trainable weight of ``model``.
+
+    The papers train with Torch/PyTorch SGD, whose ``weight_decay`` adds
+    ``wd * w`` to every parameter's gradient (BN's gamma and beta included)
+    before momentum. Keras' optimizer ``weight_decay`` is decoupled (applied
+    after momentum), so we use regularizers instead: the gradient of
+    ``L2(wd / 2)`` is exactly ``wd * w``. The regularizers are set on the layer
+    configs too, so a saved ``.keras`` model keeps them.
+    """
+    if weight_decay is None or weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={weight_decay!r}")
+    regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
+    for layer in model._flatten_layers(include_self=False):
+        for kind in _DECAYED_WEIGHTS:
+            variable = getattr(layer, kind, None)
+            if hasattr(layer, f"{kind}_regularizer") and isinstance(variable, keras.Variable):
+                setattr(layer, f"{kind}_regularizer", regularizer)
+                if variable.trainable:
+                    variable.regularizer = regularizer
+    return model

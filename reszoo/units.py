@@ -1,0 +1,173 @@
+"""Residual units as data, and the loop that stacks them.
+
+A unit is a sequence of operations on its residual branch (``UNIT_OPS``);
+every unit has one signature, ``residual_unit(x, filters, stride, kind=...)``,
+and the shortcut (identity, zero-padded, or projection) is decided in one place,
+``shortcut``. A network body is a *plan*: one ``UnitSpec`` per unit, so a family
+that changes widths per unit (PyramidNet) or per stage (ResNet, WRN) only
+generates a different plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from reszoo.layers import (
+    StochasticDepth,
+    ZeroPadShortcut,
+    apply_attention,
+    batch_norm,
+    conv,
+    linear_survival,
+    relu,
+)
+
+# Branch operations: "bn", "relu", "conv3" (3x3, `filters` wide, takes the
+# unit's stride), "conv1" (1x1, `filters` wide), "conv1x4" (1x1 to the
+# bottleneck's 4x output width).
+_PREACT_BASIC = ("bn", "relu", "conv3", "bn", "relu", "conv3")
+_PREACT_BOTTLENECK = ("bn", "relu", "conv1", "bn", "relu", "conv3", "bn", "relu", "conv1x4")
+
+
+def _drop_first_relu(ops: tuple[str, ...]) -> tuple[str, ...]:
+    return ops[:1] + ops[2:]
+
+
+UNIT_OPS: dict[str, dict[str, tuple[str, ...]]] = {
+    # He et al. 2015: conv-BN-ReLU-conv-BN, add, ReLU.
+    "post": {
+        "basic": ("conv3", "bn", "relu", "conv3", "bn"),
+        "bottleneck": ("conv1", "bn", "relu", "conv3", "bn", "relu", "conv1x4", "bn"),
+    },
+    # He et al. 2016 full pre-activation, and Han et al.'s variants (survey table 1).
+    "preact": {"basic": _PREACT_BASIC, "bottleneck": _PREACT_BOTTLENECK},
+    "no_first_relu": {
+        "basic": _drop_first_relu(_PREACT_BASIC),
+        "bottleneck": _drop_first_relu(_PREACT_BOTTLENECK),
+    },
+    "bn_end": {"basic": _PREACT_BASIC + ("bn",), "bottleneck": _PREACT_BOTTLENECK + ("bn",)},
+    "no_first_relu_bn_end": {
+        "basic": _drop_first_relu(_PREACT_BASIC) + ("bn",),
+        "bottleneck": _drop_first_relu(_PREACT_BOTTLENECK) + ("bn",),
+    },
+    # FastResNet (the seed): one BN-ReLU per unit.
+    "fast1": {"basic": ("conv3", "bn", "relu", "conv3")},
+    "fast2": {"basic": ("bn", "relu", "conv3", "conv3")},
+}
+
+# Post-activation units add a ReLU after the addition and BN to projections
+# (fb.resnet.torch's option B); pre-activation units do neither.
+POST_ACTIVATION_KINDS = ("post",)
+
+SHORTCUTS = ("A", "B", "avg")
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """One unit of a plan: where it is, how wide, and its stride."""
+
+    stage: int
+    index: int
+    filters: int
+    stride: int
+
+    @property
+    def name(self) -> str:
+        return f"stage{self.stage}_unit{self.index}"
+
+
+def stage_plan(units_per_stage, widths, strides=(1, 2, 2)) -> list[UnitSpec]:
+    """Stages of equal-width units; only the first unit of a stage takes the stride."""
+    plan = []
+    for stage, (n, width, stride) in enumerate(zip(units_per_stage, widths, strides), start=1):
+        for index in range(1, n + 1):
+            plan.append(UnitSpec(stage, index, int(width), stride if index == 1 else 1))
+    return plan
+
+
+def output_filters(ops: tuple[str, ...], filters: int, expansion: int = 4) -> int:
+    return filters * expansion if "conv1x4" in ops else filters
+
+
+def shortcut(x, out_filters: int, stride: int, kind: str, *, name: str, projection_bn: bool):
+    """Identity when shapes match; otherwise option A/avg (parameter-free) or B (1x1 projection)."""
+    if stride == 1 and x.shape[-1] == out_filters:
+        return x
+    if kind == "B":
+        s = conv(x, out_filters, 1, stride, name=f"{name}_proj")
+        return batch_norm(s, name=f"{name}_proj_bn") if projection_bn else s
+    pooling = "average" if kind == "avg" else "subsample"
+    return ZeroPadShortcut(out_filters, stride, pooling, name=f"{name}_shortcut")(x)
+
+
+def _leading_activation(ops: tuple[str, ...]) -> int:
+    """How many ops form the unit's pre-activation (a BN-ReLU at its start)."""
+    return 2 if ops[:2] == ("bn", "relu") else 0
+
+
+def residual_unit(
+    x,
+    filters: int,
+    stride: int,
+    *,
+    ops: tuple[str, ...],
+    name: str,
+    shortcut_kind: str = "A",
+    post_activation: bool = False,
+    dropout: float = 0.0,
+    attention: str | None = None,
+    survival_prob: float = 1.0,
+):
+    """x + F(x) with F given by ``ops``.
+
+    The stride goes to the first 3x3 conv (as fb.resnet.torch and the
+    pre-activation code put it); dropout, if any, sits before the last conv
+    (WRN); attention and stochastic depth act on the branch before the add.
+    A projection shortcut of a pre-activation unit is fed by the unit's shared
+    BN-ReLU, as in He et al. 2016's code.
+    """
+    out_filters = output_filters(ops, filters)
+    lead = _leading_activation(ops)
+    last_conv = max(i for i, op in enumerate(ops) if op.startswith("conv"))
+    counts = {"bn": 0, "relu": 0, "conv": 0}
+    branch, preactivated, pending_stride = x, x, stride
+    for i, op in enumerate(ops):
+        kind = "conv" if op.startswith("conv") else op
+        counts[kind] += 1
+        layer_name = f"{name}_{kind}{counts[kind]}"
+        if op == "bn":
+            branch = batch_norm(branch, name=layer_name)
+        elif op == "relu":
+            branch = relu(branch, name=layer_name)
+        else:
+            if i == last_conv and dropout:
+                branch = keras.layers.Dropout(dropout, name=f"{name}_dropout")(branch)
+            width = out_filters if op == "conv1x4" else filters
+            step = pending_stride if op == "conv3" else 1
+            pending_stride = 1 if op == "conv3" else pending_stride
+            branch = conv(branch, width, 3 if op == "conv3" else 1, step, name=layer_name)
+        if lead and i == lead - 1:
+            preactivated = branch
+    branch = apply_attention(branch, attention, name=name)
+    if survival_prob < 1.0:
+        branch = StochasticDepth(survival_prob, name=f"{name}_stochastic_depth")(branch)
+    source = preactivated if shortcut_kind == "B" else x
+    skip = shortcut(source, out_filters, stride, shortcut_kind, name=name, projection_bn=post_activation)
+    out = keras.layers.Add(name=f"{name}_add")([skip, branch])
+    return relu(out, name=f"{name}_out_relu") if post_activation else out
+
+
+def run_plan(x, plan: list[UnitSpec], *, drop_path: float = 0.0, **unit_options):
+    """Apply ``residual_unit`` for every spec; survival probabilities decay linearly."""
+    for position, spec in enumerate(plan, start=1):
+        x = residual_unit(
+            x,
+            spec.filters,
+            spec.stride,
+            name=spec.name,
+            survival_prob=linear_survival(position, len(plan), drop_path),
+            **unit_options,
+        )
+    return x

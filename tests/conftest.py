@@ -1,0 +1,32 @@
+"""Test settings: quiet TensorFlow, two logical CPU devices for MirroredStrategy tests."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes minutes; excluded from CI (-m 'not slow')")
+    import tensorflow as tf
+
+    # Two logical CPUs so tf.distribute.MirroredStrategy has two replicas to mirror.
+    # Must run before TensorFlow initialises its devices.
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+        )
+    except RuntimeError:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session()
