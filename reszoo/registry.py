@@ -62,6 +62,9 @@ class Preset:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Arguments for which an explicit None means something (logits) rather than "use the default".
+_NONE_IS_A_VALUE = ("classifier_activation",)
+
 _FAMILIES: dict[str, Family] = {}
 _PRESETS: dict[str, Preset] = {}
 
@@ -112,12 +115,12 @@ def list_models() -> dict[str, list[str]]:
     return listing
 
 
-def resolve(name: str, **kwargs: Any) -> tuple[Family, dict[str, Any], Preset | None]:
+def resolve(name: str, /, **kwargs: Any) -> tuple[Family, dict[str, Any], Preset | None]:
     """Resolve a family or preset name and overrides into (family, full kwargs, preset)."""
     if not isinstance(name, str):
         raise ValueError(f"Model name must be a string. Received: name={name!r}")
     key = name.lower().replace("-", "_")
-    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    kwargs = {k: v for k, v in kwargs.items() if v is not None or k in _NONE_IS_A_VALUE}
     if key in _PRESETS:
         preset = _PRESETS[key]
         family = _FAMILIES[preset.family]
@@ -143,7 +146,7 @@ def resolve(name: str, **kwargs: Any) -> tuple[Family, dict[str, Any], Preset | 
     return family, merged, preset
 
 
-def build(name: str, **kwargs: Any) -> keras.Model:
+def build(name: str, /, **kwargs: Any) -> keras.Model:
     """Build a registered family or preset as a ``keras.Model``.
 
     Args:

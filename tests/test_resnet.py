@@ -121,7 +121,7 @@ def test_weight_decay_is_l2_on_every_trainable_weight():
     "call, message",
     [
         (lambda: reszoo.build("resnet", depth=21), "depth must be 6n+2"),
-        (lambda: reszoo.build("resnet", depth=20, bottleneck=True), "depth must be 9n+2"),
+        (lambda: reszoo.build("resnet", depth=30, bottleneck=True), "depth must be 9n+2"),
         (lambda: reszoo.build("resnet", depth=-4), "depth must be 6n+2"),
         (lambda: reszoo.build("resnet", depth=20, shortcut="C"), "shortcut must be one of 'A', 'B', 'avg'"),
         (lambda: reszoo.build("preact_resnet", unit="relu_first"), "unit must be one of"),

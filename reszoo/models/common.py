@@ -30,7 +30,7 @@ def check_rate(arg: str, value, *, upper: float = 1.0, inclusive_upper: bool = F
     ok = ok and (value <= upper if inclusive_upper else value < upper)
     if not ok:
         bound = "]" if inclusive_upper else ")"
-        raise ValueError(f"{arg} must be in [0, {upper}{bound}. Received: {arg}={value!r}")
+        raise ValueError(f"{arg} must be in [0, {upper:g}{bound}. Received: {arg}={value!r}")
     return float(value)
 
 
