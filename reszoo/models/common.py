@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import keras
 
 from reszoo.layers import classifier
@@ -53,4 +55,16 @@ def model_inputs(input_shape):
 def finish(inputs, features, *, num_classes, classifier_activation, name) -> keras.Model:
     """Add the GAP + dense classifier and wrap as a functional ``keras.Model``."""
     outputs = classifier(features, check_num_classes(num_classes), classifier_activation)
+    allow_deep_graphs()
     return keras.Model(inputs, outputs, name=name)
+
+
+# Keras walks a functional graph recursively (keras/src/ops/function.py, _build_map_helper): a few
+# Python frames per layer, so ResNet-1202 / PreAct-1001 (3,000+ layers) overflow Python's default
+# limit of 1,000. Python 3.11+ keeps pure-Python recursion off the C stack, so raising it is safe.
+DEEP_GRAPH_RECURSION_LIMIT = 100_000
+
+
+def allow_deep_graphs() -> None:
+    if sys.getrecursionlimit() < DEEP_GRAPH_RECURSION_LIMIT:
+        sys.setrecursionlimit(DEEP_GRAPH_RECURSION_LIMIT)
