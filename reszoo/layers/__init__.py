@@ -1,6 +1,7 @@
 """Small serializable layers and block helpers shared by the families."""
 
 from reszoo.layers.attention import ChannelPool, apply_attention, cbam, squeeze_excitation
+from reszoo.layers.shake import SHAKE_LEVELS, SHAKE_MODES, ShakeShake
 from reszoo.layers.core import (
     BN_EPSILON,
     BN_MOMENTUM,
@@ -19,6 +20,9 @@ __all__ = [
     "BN_EPSILON",
     "BN_MOMENTUM",
     "ChannelPool",
+    "SHAKE_LEVELS",
+    "SHAKE_MODES",
+    "ShakeShake",
     "StochasticDepth",
     "ZeroPadShortcut",
     "apply_attention",

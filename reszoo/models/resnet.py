@@ -103,8 +103,8 @@ def resnet(
     exact option-A counts 269,722 ... 19,421,274 (REFERENCE.md).
 
     Examples:
-        >>> model = build("resnet", depth=20)
-        >>> count_trainable(model)
+        >>> import reszoo
+        >>> reszoo.trainable_params(reszoo.build("resnet", depth=20))
         269722
     """
     return cifar_resnet(
