@@ -99,7 +99,8 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "preact2016", "He et al. 2016, Sec. 4 / appendix", batch_size=128, lr=0.1, weight_decay=1e-4, iterations=64_000,
-            milestone_iterations=(32_000, 48_000), nesterov=False, warmup_epochs=1, warmup_lr=0.01,
+            milestone_iterations=(32_000, 48_000), warmup_epochs=1, warmup_lr=0.01,
+            notes="the official code builds on fb.resnet.torch, whose SGD is Nesterov",
         ),
         Recipe(
             "wrn", "Zagoruyko & Komodakis 2016, Sec. 3", batch_size=128, lr=0.1, weight_decay=5e-4, epochs=200,

@@ -32,8 +32,8 @@ def test_report_plots_and_tabulates(tmp_path, capsys):
     out = tmp_path / "curves.png"
     assert report.main([a, b, "--out", str(out), "--markdown"]) == 0
     printed = capsys.readouterr().out
-    assert "| resnet20 | cifar10 | 0.27 | 8.75 |  | 21.00 |" in printed
-    assert "| fast_resnet20 | cifar100 | 0.27 |  | 50.00 | 11.00 |" in printed
+    assert "| resnet20 | cifar10 | 0.27 | 8.75 | 21.00 |" in printed
+    assert "| fast_resnet20 | cifar100 | 0.27 | 50.00 | 11.00 |" in printed
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out.stat().st_size > 10_000
 

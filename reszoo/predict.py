@@ -1,0 +1,243 @@
+"""Inference on an export folder, from Python (``reszoo.load``) or the command line.
+
+``reszoo.load(export_dir)`` returns a ``Predictor``: it loads the SavedModel
+with ``tf.saved_model.load`` (no Keras, no reszoo model code needed) and
+classifies arrays or image files::
+
+    predictor = reszoo.load("saved_models/fast_resnet20-cifar10-20240101-120000")
+    predictor.classify("cat.png", top_k=3)   # [[("cat", 0.91), ("dog", 0.05), ("deer", 0.02)]]
+    predictor.predict(batch_uint8)           # (N, num_classes) probabilities
+
+Command line::
+
+    python -m reszoo.predict --model-dir DIR [--top-k K] IMAGE...
+
+prints one line per image, ``IMAGE: name 97.31%, name 1.20%, ...``, and exits
+with status 2 and a one-line ``error: ...`` on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from reszoo.export import CLASS_NAMES_FILE, SERVE_FLOAT, SERVE_UINT8, SUMMARY_FILE
+
+_PathTypes = (str, os.PathLike)
+
+
+def _read_class_names(export_dir: str) -> list[str]:
+    names_path = os.path.join(export_dir, CLASS_NAMES_FILE)
+    summary_path = os.path.join(export_dir, SUMMARY_FILE)
+    if os.path.isfile(names_path):
+        with open(names_path, encoding="utf-8") as f:
+            names = json.load(f)
+    elif os.path.isfile(summary_path):
+        with open(summary_path, encoding="utf-8") as f:
+            names = json.load(f).get("class_names")
+    else:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"{export_dir} is not a reszoo export: it has no {CLASS_NAMES_FILE} (or {SUMMARY_FILE} with "
+            "class_names). Export folders are written by reszoo.train or reszoo.export.export_model."
+        )
+    return names
+
+
+class Predictor:
+    """Classifies images with an exported reszoo model.
+
+    Args:
+        export_dir: str. A folder written by ``reszoo.train`` or
+            ``reszoo.export.export_model``.
+
+    Attributes:
+        input_shape: ``(H, W, C)`` the model takes.
+        class_names: the class names, in output order.
+
+    Raises:
+        FileNotFoundError: ``export_dir`` does not exist.
+        ValueError: it is not a reszoo export folder.
+    """
+
+    def __init__(self, export_dir: str | os.PathLike):
+        path = os.path.abspath(os.fspath(export_dir))
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"No export folder at {path}.")
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise ValueError(
+                f"{path} is not a reszoo export: it has no saved_model.pb. Export folders are written by "
+                "reszoo.train or reszoo.export.export_model."
+            )
+        self.export_dir = path
+        self.class_names = _read_class_names(path)
+
+        import tensorflow as tf
+
+        self._tf = tf
+        self._module = tf.saved_model.load(path)
+        if SERVE_FLOAT not in self._module.signatures or SERVE_UINT8 not in self._module.signatures:
+            raise ValueError(
+                f"{path} is not a reszoo export: its SavedModel lacks the {SERVE_FLOAT!r} and "
+                f"{SERVE_UINT8!r} endpoints (found {sorted(self._module.signatures)})."
+            )
+        signature = self._module.signatures[SERVE_FLOAT]
+        spec = signature.structured_input_signature[1]["images"]
+        self.input_shape = tuple(int(d) for d in spec.shape[1:])
+        num_outputs = int(next(iter(signature.structured_outputs.values())).shape[-1])
+        if num_outputs != len(self.class_names):
+            raise ValueError(f"{path}: the model has {num_outputs} outputs but {len(self.class_names)} class names.")
+
+    def __repr__(self) -> str:
+        return f"Predictor({self.export_dir!r}, input_shape={self.input_shape}, classes={len(self.class_names)})"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def predict(self, images_or_paths: Any, *, batch_size: int = 128) -> np.ndarray:
+        """Class probabilities, shape ``(N, num_classes)`` (N = 1 for a single image).
+
+        Args:
+            images_or_paths: one ``HxWxC`` array, an ``NxHxWxC`` batch (uint8 or
+                float, values 0-255, exactly the model's size and channels), a
+                list of such arrays, or one or more image file paths (JPEG, PNG,
+                GIF, BMP, WebP), which are decoded, converted to the model's
+                channel count and resized to its input size.
+            batch_size: int. Images per call of the SavedModel.
+        """
+        images = self._as_batch(images_or_paths)
+        endpoint = getattr(self._module, SERVE_UINT8 if images.dtype == np.uint8 else SERVE_FLOAT)
+        chunks = [
+            np.asarray(endpoint(self._tf.constant(images[start : start + batch_size])))
+            for start in range(0, len(images), batch_size)
+        ]
+        return np.concatenate(chunks, axis=0)
+
+    def classify(self, images_or_paths: Any, top_k: int = 5) -> list[list[tuple[str, float]]]:
+        """The ``top_k`` most probable ``(class_name, probability)`` pairs for each image, best first."""
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer. Received: top_k={top_k!r}")
+        probs = self.predict(images_or_paths)
+        k = min(top_k, self.num_classes)
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        return [[(self.class_names[i], float(row[i])) for i in idx] for row, idx in zip(probs, order, strict=True)]
+
+    # Input handling ---------------------------------------------------------------
+
+    def _as_batch(self, inputs: Any) -> np.ndarray:
+        if isinstance(inputs, _PathTypes):
+            return np.stack([self._load_image(inputs)])
+        if isinstance(inputs, (list, tuple)):
+            if not inputs:
+                raise ValueError("No images given: received an empty list.")
+            paths = [isinstance(item, _PathTypes) for item in inputs]
+            if all(paths):
+                return np.stack([self._load_image(p) for p in inputs])
+            if any(paths):
+                raise ValueError("Pass either image file paths or arrays, not a mix of both.")
+            shapes = {np.shape(item) for item in inputs}
+            if len(shapes) > 1:
+                raise ValueError(f"All images in a list must have one shape; received shapes {sorted(shapes)}.")
+            inputs = np.stack([np.asarray(item) for item in inputs])
+        return self._check_array(np.asarray(inputs))
+
+    def _check_array(self, images: np.ndarray) -> np.ndarray:
+        expected = self.input_shape
+        if images.dtype.kind not in "uif":
+            raise ValueError(
+                f"images must be numeric (uint8 or float, 0-255). Received dtype {images.dtype} with shape "
+                f"{images.shape}."
+            )
+        if images.ndim == 3:
+            images = images[np.newaxis]
+        if images.ndim != 4:
+            raise ValueError(
+                f"images must be one HxWxC image or an NxHxWxC batch with (H, W, C) = {expected}. "
+                f"Received shape {images.shape}."
+            )
+        if images.shape[-1] != expected[-1]:
+            raise ValueError(
+                f"images must have {expected[-1]} channels: the model takes (H, W, C) = {expected}. "
+                f"Received shape {images.shape}."
+            )
+        if images.shape[1:3] != expected[:2]:
+            raise ValueError(
+                f"images must be {expected[0]}x{expected[1]}: the model takes (H, W, C) = {expected}. "
+                f"Received shape {images.shape}. Resize arrays first, or pass file paths (resized on loading)."
+            )
+        if images.shape[0] == 0:
+            raise ValueError(f"No images given: received shape {images.shape}.")
+        return images if images.dtype == np.uint8 else images.astype(np.float32)
+
+    def _load_image(self, path: str | os.PathLike) -> np.ndarray:
+        """Decode an image file to float32 ``(H, W, C)`` at the model's size and channel count."""
+        tf = self._tf
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No image file at {path}.")
+        try:
+            image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+            raise ValueError(
+                f"{path} is not an image file that can be decoded (JPEG, PNG, GIF, BMP, WebP): "
+                f"{error.message.splitlines()[-1] if error.message else error}"
+            ) from None
+        image = _convert_channels(tf, image, self.input_shape[-1], path)
+        height, width = self.input_shape[:2]
+        if tuple(image.shape[:2]) != (height, width):
+            image = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
+        return np.asarray(image, dtype=np.float32)
+
+
+def _convert_channels(tf, image, channels: int, path: str):
+    """Grayscale / RGB / RGBA conversions to the model's channel count (alpha is dropped)."""
+    have = int(image.shape[-1])
+    if have in (2, 4):  # gray+alpha, RGBA: drop alpha
+        image, have = image[..., : have - 1], have - 1
+    if have == channels:
+        return image
+    if have == 1 and channels == 3:
+        return tf.image.grayscale_to_rgb(image)
+    if have == 3 and channels == 1:
+        return tf.cast(tf.round(tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))), image.dtype)
+    raise ValueError(f"{path}: cannot convert a {have}-channel image to the model's {channels} channels.")
+
+
+def format_top_k(label: str, top: Sequence[tuple[str, float]]) -> str:
+    return f"{label}: " + ", ".join(f"{name} {100 * prob:.2f}%" for name, prob in top)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reszoo.predict", description="Classify image files with an exported reszoo model."
+    )
+    parser.add_argument("--model-dir", required=True, help="export folder written by reszoo.train")
+    parser.add_argument("--top-k", type=int, default=5, help="classes to print per image (default 5)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, GIF, BMP, WebP)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        predictor = Predictor(args.model_dir)
+        results = predictor.classify(list(args.images), top_k=args.top_k)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path, top in zip(args.images, results, strict=True):
+        print(format_top_k(path, top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,473 @@
+"""Training: schedules, the epoch timer, argument validation, distributed runs and the CLI end to end."""
+
+from __future__ import annotations
+
+import csv
+import doctest
+import itertools
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import reszoo
+from reszoo import data, recipes, schedules, train
+from reszoo.callbacks import EpochTimer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--model", "fast_resnet", "--set", "depth=8"]
+
+
+# Schedules -------------------------------------------------------------------------------
+
+
+def test_step_schedule_is_the_fastresnet_recipe():
+    schedule = schedules.make_schedule("step", lr=0.1, epochs=160, milestones=(80, 120))
+    rates = [schedule(epoch) for epoch in range(160)]
+    assert rates[:80] == pytest.approx([0.1] * 80)
+    assert rates[80:120] == pytest.approx([0.01] * 40)
+    assert rates[120:] == pytest.approx([0.001] * 40)
+    assert schedule(79, 0.5) == pytest.approx(0.1)  # the Keras (epoch, lr) call form ignores lr
+
+
+def test_step_schedule_with_gamma_and_linear_warmup():
+    schedule = schedules.make_schedule(
+        "step", lr=0.1, epochs=200, milestones=(60, 120, 160), gamma=0.2, warmup_epochs=4
+    )
+    assert [schedule(e) for e in range(5)] == pytest.approx([0.02, 0.04, 0.06, 0.08, 0.1])
+    assert [schedule(e) for e in (59, 60, 120, 160, 199)] == pytest.approx([0.1, 0.02, 0.004, 0.0008, 0.0008])
+
+
+def test_cosine_schedule_endpoints_and_midpoint():
+    schedule = schedules.make_schedule("cosine", lr=0.2, epochs=100)
+    assert schedule(0) == pytest.approx(0.2)
+    assert schedule(50) == pytest.approx(0.1)
+    assert schedule(99) == pytest.approx(0.1 * (1 + math.cos(math.pi * 99 / 100)))
+    assert 0 < schedule(99) < 1e-4
+    assert schedules.cosine_schedule(0.2, 100)(100) == pytest.approx(0.0)
+    rates = [schedule(e) for e in range(100)]
+    assert all(a > b for a, b in itertools.pairwise(rates))
+
+
+def test_cosine_schedule_after_warmup_starts_at_the_peak():
+    schedule = schedules.make_schedule("cosine", lr=0.4, epochs=12, warmup_epochs=2)
+    assert [schedule(e) for e in (0, 1, 2)] == pytest.approx([0.4 / 3, 0.8 / 3, 0.4])
+    assert schedule(7) == pytest.approx(0.2)  # halfway through the 10 cosine epochs
+
+
+def test_milestones_scale_with_the_run_length():
+    assert schedules.scale_milestones((80, 120), 160, 160) == (80, 120)
+    assert schedules.scale_milestones((80, 120), 160, 40) == (20, 30)
+    assert schedules.scale_milestones((82, 123), 164, 164) == (82, 123)
+    assert schedules.scale_milestones((80, 120), 160, 2) == (1,)
+    assert schedules.scale_milestones((80, 120), 160, 1) == ()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(milestones=(80, 80)), r"strictly increasing. Received: milestones=\[80, 80\]"),
+        (dict(milestones=(80, 160)), r"lie in \[1, epochs - 1\] = \[1, 159\].*milestones=\[80, 160\] with epochs=160"),
+        (dict(milestones=(80,), warmup_epochs=160), r"warmup_epochs must be an integer in \[0, epochs - 1\]"),
+        (dict(milestones=(80,), gamma=2.0), r"gamma must be in \(0, 1\]. Received: gamma=2.0"),
+    ],
+)
+def test_make_schedule_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        schedules.make_schedule("step", lr=0.1, epochs=160, **kwargs)
+
+
+def test_schedule_docstring_examples_run():
+    result = doctest.testmod(schedules)
+    assert result.attempted >= 4 and result.failed == 0
+
+
+def test_constant_warmup_is_he_et_al_s():
+    schedule = schedules.make_schedule(
+        "step", lr=0.1, epochs=164, milestones=(82, 123), warmup_epochs=1, warmup_lr=0.01
+    )
+    assert [schedule(e) for e in (0, 1, 81, 82, 123)] == pytest.approx([0.01, 0.1, 0.1, 0.01, 0.001])
+
+
+# The epoch timer -----------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self, *times):
+        self.times = list(times)
+
+    def __call__(self):
+        return self.times.pop(0)
+
+
+def test_epoch_timer_stops_when_evaluation_begins():
+    timer = EpochTimer(clock=FakeClock(10.0, 13.0, 20.0, 21.5))
+    timer.on_train_begin()
+    logs = {}
+    timer.on_epoch_begin(0)
+    timer.on_test_begin()  # t=13: evaluation starts, training time 3 s
+    timer.on_test_begin()  # a second evaluation in the same epoch does not move the stop
+    timer.on_epoch_end(0, logs)
+    assert logs == {"epoch_seconds": 3.0}
+    timer.on_epoch_begin(1)  # t=20, no evaluation: stops at epoch end, t=21.5
+    timer.on_epoch_end(1, logs)
+    assert logs["epoch_seconds"] == 1.5
+    assert timer.epoch_seconds == [3.0, 1.5]
+
+
+def test_epoch_timer_excludes_slow_evaluation_from_fit(tmp_path):
+    sleep = 0.3
+
+    class SlowEvaluationAndWallClock(keras.callbacks.Callback):
+        """Sleeps in every evaluation batch and measures each whole epoch, evaluation included."""
+
+        def __init__(self):
+            super().__init__()
+            self.walls = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.begun = time.perf_counter()
+
+        def on_test_batch_end(self, batch, logs=None):
+            time.sleep(sleep)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.walls.append(time.perf_counter() - self.begun)
+
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    timer, slow = EpochTimer(), SlowEvaluationAndWallClock()
+    path = str(tmp_path / "history.csv")
+    history = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=2,
+        validation_data=(x[:8], y[:8]),
+        verbose=0,
+        callbacks=[timer, slow, keras.callbacks.CSVLogger(path)],
+    )
+    assert len(timer.epoch_seconds) == 2
+    for training, whole in zip(timer.epoch_seconds, slow.walls, strict=True):
+        assert 0 < training <= whole - sleep  # the slow evaluation batch is not counted
+    assert history.history["epoch_seconds"] == timer.epoch_seconds
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["epoch_seconds"]) for r in rows] == pytest.approx(timer.epoch_seconds)
+
+
+# Argument resolution -----------------------------------------------------------------------
+
+
+def test_defaults_are_the_fastresnet_recipe_on_cifar10():
+    args = train.resolve_args(train.parse_args([]))
+    assert (args.model, args.dataset, args.epochs, args.batch_size, args.lr, args.schedule) == (
+        "fast_resnet20",
+        "cifar10",
+        160,
+        128,
+        0.1,
+        "step",
+    )
+    assert (args.milestones, args.gamma, args.momentum, args.nesterov, args.warmup_epochs) == (
+        [80, 120],
+        0.1,
+        0.9,
+        True,
+        0,
+    )
+    assert train.resolve_model(args) == {"depth": 20, "unit_type": 1}
+    assert args.weight_decay == 1e-4
+    fast = recipes.get_recipe("fastresnet").resolve(50_000)
+    assert {k: getattr(args, k) for k in fast if k != "model_args"} == {
+        k: v for k, v in fast.items() if k != "model_args"
+    }
+
+
+def test_a_recipe_gives_defaults_and_flags_override_it():
+    args = train.resolve_args(
+        train.parse_args(
+            [
+                "--recipe",
+                "he2015",
+                "--epochs",
+                "40",
+                "--nesterov",
+                "--model",
+                "resnet",
+                "--set",
+                "depth=56",
+                "--set",
+                "shortcut=B",
+                "--set",
+                "drop_path=0.1",
+                "--weight-decay",
+                "0",
+            ]
+        )
+    )
+    # He et al.'s 32k/48k of 64k iterations at 391 per epoch, moved to 40 epochs; their 0.01 warm-up.
+    assert (args.epochs, args.milestones, args.nesterov, args.batch_size) == (40, [20, 30], True, 128)
+    assert (args.warmup_epochs, args.warmup_lr, args.momentum) == (1, 0.01, 0.9)
+    assert args.set == {"depth": 56, "shortcut": "B", "drop_path": 0.1}
+    train.resolve_model(args)
+    assert args.weight_decay == 0.0
+
+    he = train.resolve_args(train.parse_args(["--recipe", "he2015"]))
+    assert (he.epochs, he.milestones, he.nesterov) == (164, [82, 123], False)
+    wrn = train.resolve_args(train.parse_args(["--recipe", "wrn", *TINY]))
+    assert train.resolve_model(wrn)["dropout"] == 0.3  # the recipe's model argument
+    assert (wrn.weight_decay, wrn.milestones, wrn.gamma) == (5e-4, [60, 120, 160], 0.2)
+    keep = train.resolve_args(train.parse_args(["--recipe", "wrn", *TINY, "--set", "dropout=0"]))
+    assert train.resolve_model(keep)["dropout"] == 0
+    assert train.resolve_args(train.parse_args(["--schedule", "cosine"])).milestones == []
+    assert train.dataset_tag("folder:/data/flowers/") == "flowers"
+    assert train.dataset_tag("synthetic:64") == "synthetic"
+
+
+# Bad input: exit 2, one error line, nothing left behind ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "resnett"], r"error: Unknown model 'resnett'\. Did you mean .*Known families: resnet, "),
+        (["--set", "depth"], r"error: argument --set: expected KEY=VALUE .* Received: 'depth'"),
+        (["--set", "num_classes=3"], r"error: argument --set: num_classes cannot be set with --set"),
+        (["--set", "depht=20"], r"error: Unknown argument\(s\) depht for model 'fast_resnet20'"),
+        (
+            ["--epochs", "100", "--milestones", "80,120"],
+            r"error: --milestones must lie in \[1, epochs - 1\] = "
+            r"\[1, 99\].*Received: milestones=\[80, 120\]",
+        ),
+        (["--milestones", "80,x"], r"error: argument --milestones: expected comma-separated epochs"),
+        (["--epochs", "0"], r"error: --epochs must be >= 1. Received: --epochs=0"),
+        (["--schedule", "cosine", "--milestones", "10"], r"error: --milestones apply only to --schedule step"),
+        (
+            ["--strategy", "mirrored", "--batch-size", "3"],
+            r"error: --batch-size must be divisible by the number of replicas \(2\). Received: --batch-size=3",
+        ),
+        (["--dataset", "folder:/nonexistent/reszoo-data"], r"error: .*nonexistent/reszoo-data"),
+        (
+            [*TINY[:2], "--set", "depth=7", "--dataset", "synthetic:8", "--epochs", "1", "--batch-size", "4"],
+            r"error: depth must be 6n\+2 .* Received: depth=7",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_error_line_and_no_export(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert train.main([*argv, "--export-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert re.match(message, err.strip()), err
+    assert os.listdir(tmp_path) == []
+
+
+def test_existing_export_dir_is_refused(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.txt").write_text("keep")
+    assert train.main([*TINY, "--dataset", "synthetic:8", "--export-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: export dir ") and "already exists and is not empty" in err
+    assert os.listdir(tmp_path / "out") == ["old.txt"]
+
+
+def test_an_interrupted_run_leaves_no_partial_folder(tmp_path, monkeypatch):
+    class Interrupt(EpochTimer):
+        def on_epoch_begin(self, epoch, logs=None):
+            assert os.path.exists(tmp_path / f".out.partial-{os.getpid()}" / "history.csv")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "EpochTimer", Interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(
+            [
+                *TINY,
+                "--dataset",
+                "synthetic:8",
+                "--image-size",
+                "8",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--export-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+    assert os.listdir(tmp_path) == []
+
+
+# Training runs --------------------------------------------------------------------------------
+
+
+def read_history(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_mirrored_run_over_two_cpus_trains_validates_and_exports(tmp_path, capsys):
+    assert len(tf.config.list_logical_devices("CPU")) == 2  # tests/conftest.py
+    out = tmp_path / "out"
+    summary = train.run(
+        [
+            *TINY,
+            "--dataset",
+            "synthetic:32",
+            "--image-size",
+            "8",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--val-split",
+            "8",
+            "--strategy",
+            "mirrored",
+            "--seed",
+            "0",
+            "--export-dir",
+            str(out),
+        ]
+    )
+    assert "on synthetic:32" in capsys.readouterr().out
+    assert (summary["strategy"], summary["replicas"]) == ("mirrored", 2)
+    assert summary["params"] == reszoo.trainable_params(reszoo.build("fast_resnet", depth=8, input_shape=(8, 8, 3)))
+    assert (summary["train_size"], summary["val_size"], summary["test_size"]) == (24, 8, 6)
+    assert summary["args"]["milestones"] == [1]  # 80/160 of 2 epochs
+    assert summary["learning_rates"] == pytest.approx([0.1, 0.01])
+    assert len(summary["epoch_seconds"]) == 2 and min(summary["epoch_seconds"]) > 0
+    assert summary["train_images_per_second"] == pytest.approx(24 * 2 / sum(summary["epoch_seconds"]))
+    with open(out / "summary.json") as f:
+        assert json.load(f)["replicas"] == 2
+
+    rows = read_history(out / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([0.1, 0.01])
+    assert [float(r["epoch_seconds"]) for r in rows] == pytest.approx(summary["epoch_seconds"])
+    assert 100 * (1 - float(rows[-1]["accuracy"])) == pytest.approx(summary["train_error"])
+    assert 100 * (1 - float(rows[-1]["val_accuracy"])) == pytest.approx(summary["val_error"])  # the held-out 8
+
+    # test_error is the exported model's error on the test split.
+    bundle = data.load_dataset("synthetic:32", image_size=8, val_split=8, seed=0, batch_size=64)
+    images, labels = next(iter(bundle.test))
+    probs = reszoo.load(out).predict(images.numpy())
+    assert 100 * np.mean(probs.argmax(1) != labels.numpy()) == pytest.approx(summary["test_error"])
+
+
+# The command line, end to end -------------------------------------------------------------------
+
+CLASS_COLOURS = {"cat": (200, 80, 40), "dog": (40, 90, 210)}
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """``pets/{train,test}/{cat,dog}/*.png``: 16x16 RGB images, a colour per class plus noise."""
+    root = tmp_path_factory.mktemp("data") / "pets"
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 4), ("test", 2)):
+        for name, colour in CLASS_COLOURS.items():
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                image = np.clip(np.array(colour) + rng.normal(0, 20, size=(16, 16, 3)), 0, 255).astype(np.uint8)
+                tf.io.write_file(str(folder / f"{i}.png"), tf.io.encode_png(image))
+    return root
+
+
+def run_cli(module, *argv, timeout=300):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, argv)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_cli_trains_on_an_image_folder_exports_and_predicts(image_folder, tmp_path):
+    out = tmp_path / "out"
+    done = run_cli(
+        "reszoo.train",
+        *TINY,
+        "--dataset",
+        f"folder:{image_folder}",
+        "--epochs",
+        1,
+        "--batch-size",
+        4,
+        "--seed",
+        0,
+        "--export-dir",
+        out,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"on folder:{image_folder}" in done.stdout
+
+    with open(out / "summary.json") as f:
+        summary = json.load(f)
+    required = {
+        "model",
+        "args",
+        "params",
+        "epochs",
+        "epoch_seconds",
+        "train_images_per_second",
+        "train_error",
+        "test_error",
+        "class_names",
+        "dataset",
+        "input_shape",
+        "versions",
+        "strategy",
+        "replicas",
+    }
+    assert required <= set(summary)
+    net = reszoo.build("fast_resnet", depth=8, num_classes=2, input_shape=(16, 16, 3))
+    assert summary["params"] == reszoo.trainable_params(net)
+    assert (summary["model"], summary["epochs"], summary["class_names"]) == ("fast_resnet", 1, ["cat", "dog"])
+    assert (summary["dataset"], summary["input_shape"]) == (f"folder:{image_folder}", [16, 16, 3])
+    assert (summary["strategy"], summary["replicas"]) == ("default", 1)
+    assert summary["args"]["batch_size"] == 4 and summary["args"]["milestones"] == []
+    assert set(summary["versions"]) >= {"tensorflow", "keras", "reszoo", "python"}
+    assert len(summary["epoch_seconds"]) == 1 and summary["epoch_seconds"][0] > 0
+    assert summary["train_images_per_second"] == pytest.approx(8 / summary["epoch_seconds"][0])
+    assert summary["test_error"] in (0.0, 25.0, 50.0, 75.0, 100.0)  # 4 test images
+    rows = read_history(out / "history.csv")
+    assert [r["epoch"] for r in rows] == ["0"]
+    assert float(rows[0]["epoch_seconds"]) == pytest.approx(summary["epoch_seconds"][0])
+
+    # The SavedModel serves raw uint8 images exactly as the .keras model computes them.
+    test_images = np.stack(
+        [
+            tf.io.decode_png(tf.io.read_file(str(image_folder / "test" / name / f"{i}.png"))).numpy()
+            for name in CLASS_COLOURS
+            for i in range(2)
+        ]
+    )
+    model = keras.models.load_model(out / "model.keras")
+    expected = np.asarray(model(test_images.astype("float32"), training=False))
+    served = tf.saved_model.load(str(out))
+    np.testing.assert_allclose(np.asarray(served.serve_uint8(tf.constant(test_images))), expected, atol=1e-5)
+    assert 100 * np.mean(expected.argmax(1) != [0, 0, 1, 1]) == pytest.approx(summary["test_error"])
+
+    paths = [image_folder / "test" / "cat" / "0.png", image_folder / "test" / "dog" / "1.png"]
+    shown = run_cli("reszoo.predict", "--model-dir", out, "--top-k", 2, *paths)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    lines = shown.stdout.strip().splitlines()
+    assert len(lines) == 2
+    for path, line in zip(paths, lines, strict=True):
+        assert line.startswith(f"{path}: ") and "cat" in line and "dog" in line
