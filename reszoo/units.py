@@ -81,7 +81,7 @@ class UnitSpec:
 def stage_plan(units_per_stage, widths, strides=(1, 2, 2)) -> list[UnitSpec]:
     """Stages of equal-width units; only the first unit of a stage takes the stride."""
     plan = []
-    for stage, (n, width, stride) in enumerate(zip(units_per_stage, widths, strides), start=1):
+    for stage, (n, width, stride) in enumerate(zip(units_per_stage, widths, strides, strict=True), start=1):
         for index in range(1, n + 1):
             plan.append(UnitSpec(stage, index, int(width), stride if index == 1 else 1))
     return plan
@@ -119,12 +119,14 @@ def residual_unit(
     dropout: float = 0.0,
     attention: str | None = None,
     survival_prob: float = 1.0,
+    branch_layer: keras.layers.Layer | None = None,
 ):
     """x + F(x) with F given by ``ops``.
 
     The stride goes to the first 3x3 conv (as fb.resnet.torch and the
     pre-activation code put it); dropout, if any, sits before the last conv
-    (WRN); attention and stochastic depth act on the branch before the add.
+    (WRN); attention, stochastic depth and ``branch_layer`` (ShakeDrop, ...)
+    act on the branch, in that order, before the add.
     A projection shortcut of a pre-activation unit is fed by the unit's shared
     BN-ReLU, as in He et al. 2016's code.
     """
@@ -153,6 +155,8 @@ def residual_unit(
     branch = apply_attention(branch, attention, name=name)
     if survival_prob < 1.0:
         branch = StochasticDepth(survival_prob, name=f"{name}_stochastic_depth")(branch)
+    if branch_layer is not None:
+        branch = branch_layer(branch)
     source = preactivated if shortcut_kind == "B" else x
     skip = shortcut(source, out_filters, stride, shortcut_kind, name=name, projection_bn=post_activation)
     out = keras.layers.Add(name=f"{name}_add")([skip, branch])

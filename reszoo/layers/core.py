@@ -111,7 +111,9 @@ class ZeroPadShortcut(keras.layers.Layer):
     def call(self, x):
         if self.stride > 1:
             if self.pooling == "average":
-                x = ops.average_pool(x, self.stride, self.stride, padding="valid")
+                # "same" pooling excludes the padding, like PyTorch's AvgPool2d(ceil_mode=True) in the
+                # official PyramidNet code, so odd sizes give ceil(h / stride) like the strided conv.
+                x = ops.average_pool(x, self.stride, self.stride, padding="same")
             else:
                 x = x[:, :: self.stride, :: self.stride, :]
         extra = self.filters - x.shape[-1]
@@ -126,8 +128,8 @@ class ZeroPadShortcut(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
         if self.stride > 1:
-            h = None if h is None else (h // self.stride if self.pooling == "average" else -(-h // self.stride))
-            w = None if w is None else (w // self.stride if self.pooling == "average" else -(-w // self.stride))
+            h = None if h is None else -(-h // self.stride)
+            w = None if w is None else -(-w // self.stride)
         return (n, h, w, self.filters)
 
     def get_config(self):
