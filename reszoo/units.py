@@ -157,7 +157,8 @@ def residual_unit(
         branch = StochasticDepth(survival_prob, name=f"{name}_stochastic_depth")(branch)
     if branch_layer is not None:
         branch = branch_layer(branch)
-    source = preactivated if shortcut_kind == "B" else x
+    needs_projection = stride != 1 or x.shape[-1] != out_filters
+    source = preactivated if shortcut_kind == "B" and needs_projection else x
     skip = shortcut(source, out_filters, stride, shortcut_kind, name=name, projection_bn=post_activation)
     out = keras.layers.Add(name=f"{name}_add")([skip, branch])
     return relu(out, name=f"{name}_out_relu") if post_activation else out

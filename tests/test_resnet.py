@@ -153,3 +153,16 @@ def test_list_models_lists_families_and_presets():
     assert "resnet110" in listing["resnet"]
     assert "preact_resnet164" in listing["preact_resnet"]
     assert "fast_resnet110" in listing["fast_resnet"]
+
+
+def test_preact_shortcuts_identity_takes_raw_input_projection_takes_shared_preactivation():
+    model = reszoo.build("preact_resnet", depth=20, bottleneck=True)
+
+    def inbound(layer_name):
+        node = model.get_layer(layer_name)._inbound_nodes[0]
+        return [t._keras_history[0].name for t in node.input_tensors]
+
+    # Identity unit: the raw unit input (the previous unit's add), not its BN-ReLU.
+    assert inbound("stage2_unit2_add")[0] == "stage2_unit1_add"
+    # Dimension-changing unit: the 1x1 projection is fed by the unit's shared BN-ReLU (He et al. 2016 code).
+    assert inbound("stage2_unit1_proj") == ["stage2_unit1_relu1"]
