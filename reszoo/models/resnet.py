@@ -258,6 +258,7 @@ register_presets(
         "preact_resnet1001": dict(
             kwargs=dict(depth=1001, bottleneck=True), paper=_HE2016, published=10.2, exact=10_327_706,
             c10_error=4.92, c100_error=22.71, recipe="preact2016", slow=True,
+            notes="the published 10.2M counts no BN parameters (10,178,490)", extra={"published_basis": "no_bn"},
         ),
         "preact_resnet110_no_first_relu": dict(kwargs=dict(depth=110, unit="no_first_relu"), paper=_HAN, published=1.7, recipe="preact2016"),
         "preact_resnet110_bn_end": dict(kwargs=dict(depth=110, unit="bn_end"), paper=_HAN, published=1.7, recipe="preact2016"),
