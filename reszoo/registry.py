@@ -179,8 +179,16 @@ def _check_kwargs(family: Family, kwargs: dict[str, Any], *, what: str) -> None:
         )
 
 
-# The weight kinds a layer may carry and decay; each has a `<kind>_regularizer` config key.
-_DECAYED_WEIGHTS = ("kernel", "depthwise_kernel", "pointwise_kernel", "bias", "gamma", "beta")
+# (weight attribute, regularizer attribute) for every weight kind a Keras layer may carry.
+_DECAYED_WEIGHTS = (
+    ("kernel", "kernel_regularizer"),
+    ("kernel", "depthwise_regularizer"),  # DepthwiseConv2D keeps its kernel as `kernel`
+    ("depthwise_kernel", "depthwise_regularizer"),
+    ("pointwise_kernel", "pointwise_regularizer"),
+    ("bias", "bias_regularizer"),
+    ("gamma", "gamma_regularizer"),
+    ("beta", "beta_regularizer"),
+)
 
 
 def apply_weight_decay(model: keras.Model, weight_decay: float) -> keras.Model:
@@ -197,10 +205,10 @@ def apply_weight_decay(model: keras.Model, weight_decay: float) -> keras.Model:
         raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={weight_decay!r}")
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
     for layer in model._flatten_layers(include_self=False):
-        for kind in _DECAYED_WEIGHTS:
-            variable = getattr(layer, kind, None)
-            if hasattr(layer, f"{kind}_regularizer") and isinstance(variable, keras.Variable):
-                setattr(layer, f"{kind}_regularizer", regularizer)
+        for weight_attr, regularizer_attr in _DECAYED_WEIGHTS:
+            variable = getattr(layer, weight_attr, None)
+            if hasattr(layer, regularizer_attr) and isinstance(variable, keras.Variable):
+                setattr(layer, regularizer_attr, regularizer)
                 if variable.trainable:
                     variable.regularizer = regularizer
     return model

@@ -178,3 +178,27 @@ class StochasticDepth(keras.layers.Layer):
 def linear_survival(unit_index: int, num_units: int, drop_path: float) -> float:
     """Huang et al. 2016's linear decay: p_l = 1 - (l / L) * drop, l = 1..L."""
     return 1.0 - (unit_index / num_units) * drop_path
+
+
+@keras.saving.register_keras_serializable(package="reszoo")
+class ResizeImages(keras.layers.Layer):
+    """Bilinear resize to a fixed (height, width) inside a model.
+
+    Keras 3.15's ``keras.layers.Resizing`` (a TFDataLayer) breaks ``model.export``
+    on the TensorFlow backend: BatchNormalization layers after it serve wrong
+    outputs from the SavedModel while ``.keras`` is fine (reproduced with six
+    layers). This plain layer on ``keras.ops.image.resize`` exports correctly.
+    """
+
+    def __init__(self, height: int, width: int, interpolation: str = "bilinear", **kwargs):
+        super().__init__(**kwargs)
+        self.height, self.width, self.interpolation = int(height), int(width), interpolation
+
+    def call(self, x):
+        return ops.image.resize(x, (self.height, self.width), interpolation=self.interpolation)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width, "interpolation": self.interpolation}
