@@ -32,6 +32,9 @@ class Family:
     builder: Callable[..., keras.Model]
     weight_decay: float
     summary: str
+    # True when the builder's model standardises raw 0-255 pixels itself (keras.applications'
+    # EfficientNet): training then feeds raw pixels instead of adding reszoo's normalization.
+    normalizes_inputs: bool = False
 
     def family_args(self) -> dict[str, inspect.Parameter]:
         """The family's own keyword arguments (without the common ones)."""
@@ -70,7 +73,7 @@ _PRESETS: dict[str, Preset] = {}
 
 
 def register_family(
-    name: str, *, weight_decay: float = 1e-4
+    name: str, *, weight_decay: float = 1e-4, normalizes_inputs: bool = False
 ) -> Callable[[Callable[..., keras.Model]], Callable[..., keras.Model]]:
     """Decorator registering ``fn`` as the builder of family ``name``."""
 
@@ -81,7 +84,7 @@ def register_family(
         if missing:
             raise TypeError(f"Builder {fn.__name__} lacks the common arguments {missing}.")
         summary = (inspect.getdoc(fn) or name).splitlines()[0]
-        _FAMILIES[name] = Family(name, fn, weight_decay, summary)
+        _FAMILIES[name] = Family(name, fn, weight_decay, summary, normalizes_inputs)
         return fn
 
     return decorate

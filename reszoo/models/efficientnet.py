@@ -124,7 +124,7 @@ def efficientnet_backbone(variant: str, input_shape, *, cifar_stem: bool = False
     return backbone
 
 
-@register_family("efficientnet", weight_decay=1e-5)
+@register_family("efficientnet", weight_decay=1e-5, normalizes_inputs=True)
 def efficientnet(
     variant: str = "b0",
     weights: str | None = None,
