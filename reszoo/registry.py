@@ -122,7 +122,10 @@ def resolve(name: str, /, **kwargs: Any) -> tuple[Family, dict[str, Any], Preset
     """Resolve a family or preset name and overrides into (family, full kwargs, preset)."""
     if not isinstance(name, str):
         raise ValueError(f"Model name must be a string. Received: name={name!r}")
-    key = name.lower().replace("-", "_")
+    # "ResNet-110" and "fast-resnet20" name resnet110 and fast_resnet20.
+    lowered = name.lower()
+    candidates = (lowered, lowered.replace("-", "_"), lowered.replace("-", ""))
+    key = next((c for c in candidates if c in _PRESETS or c in _FAMILIES), candidates[1])
     kwargs = {k: v for k, v in kwargs.items() if v is not None or k in _NONE_IS_A_VALUE}
     if key in _PRESETS:
         preset = _PRESETS[key]
