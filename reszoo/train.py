@@ -372,8 +372,11 @@ def build_training_model(args: argparse.Namespace, bundle: data.DatasetBundle) -
     except ValueError as error:
         raise UsageError(str(error)) from None
     images = keras.Input(shape=tuple(bundle.image_shape), name="images")
-    probabilities = net(data.normalization_layer(bundle)(images))
-    return keras.Model(images, probabilities, name=net.name), net
+    family, _, _ = registry.resolve(args.model)
+    # keras.applications' EfficientNet standardises raw pixels itself; standardising twice
+    # shrinks its stem activations ~19x, so it gets the raw 0-255 images.
+    inputs = images if family.normalizes_inputs else data.normalization_layer(bundle)(images)
+    return keras.Model(images, net(inputs), name=net.name), net
 
 
 def compile_model(model: keras.Model, args: argparse.Namespace) -> None:

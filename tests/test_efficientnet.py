@@ -217,3 +217,15 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
 def test_presets_refuse_a_different_variant():
     with pytest.raises(ValueError, match="Preset 'efficientnet_b0' fixes variant='b0'"):
         reszoo.build("efficientnet_b0", variant="b3")
+
+
+def test_training_feeds_efficientnet_raw_pixels_and_other_families_normalized_ones():
+    from types import SimpleNamespace
+
+    from reszoo import data, train
+
+    bundle = data.load_dataset("synthetic:16", batch_size=8)
+    for model_name, normalized in (("efficientnet", False), ("resnet", True)):
+        args = SimpleNamespace(model=model_name, build_kwargs={}, weight_decay=None)
+        model, _ = train.build_training_model(args, bundle)
+        assert ("normalize" in [layer.name for layer in model.layers]) is normalized, model_name
