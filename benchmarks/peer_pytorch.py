@@ -1,0 +1,194 @@
+"""The PyTorch peer: the same CIFAR pre-activation ResNet and FastResNet, trained eagerly on the CPU.
+
+The networks mirror ``reszoo.models.resnet`` layer for layer: a bare 3x3 conv
+stem of 16 filters, three stages of n units at 16/32/64 filters (depth 6n+2),
+bias-free convs, BN (eps 1e-5, momentum 0.1 in PyTorch's convention = Keras'
+0.9), option-A shortcuts (subsample by 2, zero-pad the channels), and a
+BN-ReLU-GAP-FC head. The units are the same data as ``reszoo.units.UNIT_OPS``:
+
+* ``preact``: BN-ReLU-conv-BN-ReLU-conv (He et al. 2016);
+* ``fast1``: conv-BN-ReLU-conv (the seed's FastResNet, type 1);
+* ``fast2``: BN-ReLU-conv-conv (type 2).
+
+Trainable parameter counts equal reszoo's (``benchmarks/run_peer.py`` asserts
+it). Training follows ``reszoo.train``'s recipe: SGD with Nesterov momentum
+0.9, lr 0.1, weight decay 1e-4, batch 128, float32, 4-px pad + random crop +
+horizontal flip per image (done on whole batches with tensor indexing) and
+per-channel normalisation, on synthetic 0-255 images.
+
+Run on its own (prints one JSON line with the epoch times)::
+
+    python benchmarks/peer_pytorch.py --kind preact --depth 20 --images 2560 --epochs 3
+
+PyTorch is a benchmark dependency, not one of reszoo's:
+``pip install torch==2.13.0`` (a CPU wheel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+WIDTHS = (16, 32, 64)
+UNIT_OPS = {
+    "preact": ("bn", "relu", "conv3", "bn", "relu", "conv3"),
+    "fast1": ("conv3", "bn", "relu", "conv3"),
+    "fast2": ("bn", "relu", "conv3", "conv3"),
+}
+# CIFAR-10's per-channel training-set statistics (0-255 scale), as reszoo.data normalises.
+MEAN = (125.3, 123.0, 113.9)
+STD = (63.0, 62.1, 66.7)
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A: keep every ``stride``-th pixel, append zero channels."""
+
+    def __init__(self, out_channels: int, stride: int):
+        super().__init__()
+        self.out_channels, self.stride = out_channels, stride
+
+    def forward(self, x):
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.out_channels - x.shape[1]))
+
+
+class Unit(nn.Module):
+    """x + F(x), F built from ``ops`` as reszoo.units.residual_unit builds it (stride on the first conv)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, ops: tuple[str, ...]):
+        super().__init__()
+        layers, channels, pending_stride = [], in_channels, stride
+        for op in ops:
+            if op == "bn":
+                layers.append(nn.BatchNorm2d(channels, eps=1e-5, momentum=0.1))
+            elif op == "relu":
+                layers.append(nn.ReLU(inplace=False))
+            else:
+                layers.append(nn.Conv2d(channels, out_channels, 3, pending_stride, 1, bias=False))
+                channels, pending_stride = out_channels, 1
+        self.branch = nn.Sequential(*layers)
+        self.shortcut = (
+            nn.Identity() if stride == 1 and in_channels == out_channels else ZeroPadShortcut(out_channels, stride)
+        )
+
+    def forward(self, x):
+        return self.shortcut(x) + self.branch(x)
+
+
+class CifarResNet(nn.Module):
+    """Pre-activation-style CIFAR ResNet of depth 6n+2 with the given unit."""
+
+    def __init__(self, depth: int, unit: str, num_classes: int = 10):
+        super().__init__()
+        if unit not in UNIT_OPS:
+            raise ValueError(f"unit must be one of {', '.join(UNIT_OPS)}. Received: unit={unit!r}")
+        if depth < 8 or (depth - 2) % 6:
+            raise ValueError(f"depth must be 6n+2 (8, 20, 56, 110, ...). Received: depth={depth!r}")
+        n = (depth - 2) // 6
+        self.stem = nn.Conv2d(3, WIDTHS[0], 3, 1, 1, bias=False)
+        units, channels = [], WIDTHS[0]
+        for stage, width in enumerate(WIDTHS):
+            for index in range(n):
+                stride = 2 if stage > 0 and index == 0 else 1
+                units.append(Unit(channels, width, stride, UNIT_OPS[unit]))
+                channels = width
+        self.units = nn.Sequential(*units)
+        self.head = nn.Sequential(nn.BatchNorm2d(channels, eps=1e-5, momentum=0.1), nn.ReLU())
+        self.fc = nn.Linear(channels, num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):  # He et al. 2015: N(0, sqrt(2 / (k * k * out_channels)))
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = self.head(self.units(self.stem(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def trainable_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Per image: zero-pad by ``pad``, random crop back to size, random horizontal flip."""
+    n, c, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad))
+    top = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    left = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    rows = (top[:, None] + torch.arange(h))[:, None, :, None]
+    cols = (left[:, None] + torch.arange(w))[:, None, None, :]
+    crops = padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+    flip = torch.rand(n, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], crops.flip(3), crops)
+
+
+def train(
+    kind: str, depth: int, *, images: int, epochs: int, batch_size: int = 128, seed: int = 0,
+    channels_last: bool = False,
+) -> dict:
+    """Train on ``images`` synthetic images for ``epochs`` epochs; returns per-epoch seconds and the model's size."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = CifarResNet(depth, kind)
+    data = torch.randint(0, 256, (images, 3, 32, 32), generator=generator).float()
+    labels = torch.randint(0, 10, (images,), generator=generator)
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    epoch_seconds = []
+    model.train()
+    for _ in range(epochs):
+        start = time.perf_counter()
+        order = torch.randperm(images, generator=generator)
+        correct = 0
+        for first in range(0, images - batch_size + 1, batch_size):  # whole batches only
+            index = order[first : first + batch_size]
+            x = ((augment(data[index], generator) - mean) / std).contiguous(memory_format=memory_format)
+            y = labels[index]
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            optimizer.step()
+            correct += int((logits.argmax(1) == y).sum())  # as Keras' accuracy metric does
+        epoch_seconds.append(time.perf_counter() - start)
+    steps = images // batch_size
+    return {
+        "kind": kind,
+        "depth": depth,
+        "params": trainable_params(model),
+        "images": images,
+        "batch_size": batch_size,
+        "images_per_epoch": steps * batch_size,
+        "epoch_seconds": epoch_seconds,
+        "channels_last": channels_last,
+        "threads": torch.get_num_threads(),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description="Train the PyTorch peer on synthetic data and print epoch times as JSON.")
+    p.add_argument("--kind", choices=list(UNIT_OPS), default="preact")
+    p.add_argument("--depth", type=int, default=20)
+    p.add_argument("--images", type=int, default=2560)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--channels-last", action="store_true")
+    args = p.parse_args(argv)
+    result = train(args.kind, args.depth, images=args.images, epochs=args.epochs, batch_size=args.batch_size,
+                   seed=args.seed, channels_last=args.channels_last)
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

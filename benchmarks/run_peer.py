@@ -1,0 +1,206 @@
+"""reszoo against PyTorch: training throughput of the same networks on the same data sizes.
+
+For each network (pre-activation ResNet, FastResNet type 1 / type 2) and depth:
+
+1. the reszoo and PyTorch models' trainable parameter counts are asserted equal;
+2. reszoo trains through its real command line (``python -m reszoo.train
+   --dataset synthetic:N --epochs E --batch-size B ...``, tf.data pipeline,
+   ``model.fit``, export) and the runner reads ``epoch_seconds`` from the
+   export's ``summary.json``;
+3. PyTorch trains eagerly (``benchmarks/peer_pytorch.py``) on N synthetic images
+   for E epochs with the same batch, float32, SGD + Nesterov, weight decay and
+   per-image crop + flip augmentation;
+
+each in its own process, alternating reszoo / PyTorch (and the order of each
+pair) ``--repeats`` times. The first epoch of every run is warm-up (graph
+tracing, allocator) and is dropped; throughput is images per epoch over the
+mean of the remaining epoch times, and the reported figure is the median
+over repeats. Prints a table (``--markdown`` for RESULTS.md) and writes JSON
+(``--out``).
+
+    python benchmarks/run_peer.py --kinds preact,fast1,fast2 --depths 20 --images 5120 --epochs 3 --repeats 3
+
+Needs PyTorch (``pip install torch==2.13.0``, a CPU wheel; a benchmark
+dependency, not one of reszoo's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import peer_pytorch  # noqa: E402  (needs torch; a clear ImportError otherwise)
+
+# PyTorch unit kind -> (reszoo family, builder arguments besides depth).
+RESZOO_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "preact": ("preact_resnet", {}),
+    "fast1": ("fast_resnet", {"unit_type": 1}),
+    "fast2": ("fast_resnet", {"unit_type": 2}),
+}
+
+
+def reszoo_params(kind: str, depth: int) -> int:
+    """Trainable parameters of the reszoo network (imports TensorFlow in this process)."""
+    import reszoo
+
+    family, extra = RESZOO_MODELS[kind]
+    return reszoo.trainable_params(reszoo.build(family, depth=depth, **extra))
+
+
+def check_same_networks(kind: str, depth: int) -> int:
+    ours = reszoo_params(kind, depth)
+    theirs = peer_pytorch.trainable_params(peer_pytorch.CifarResNet(depth, kind))
+    if ours != theirs:
+        raise AssertionError(f"{kind} depth {depth}: reszoo has {ours:,} trainable parameters, PyTorch {theirs:,}")
+    return ours
+
+
+def steady_images_per_second(images_per_epoch: int, epoch_seconds: list[float]) -> float:
+    """Images/s over the epochs after the first (warm-up); needs at least two epochs."""
+    if len(epoch_seconds) < 2:
+        raise ValueError(f"need at least 2 epochs to drop the warm-up one. Received: {len(epoch_seconds)} epoch(s)")
+    return images_per_epoch / statistics.mean(epoch_seconds[1:])
+
+
+def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), **(extra or {}))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def run_reszoo(kind: str, depth: int, *, images: int, epochs: int, batch_size: int, workdir: str,
+               env: dict[str, str] | None = None, python: str = sys.executable) -> dict[str, Any]:
+    family, extra = RESZOO_MODELS[kind]
+    export_dir = tempfile.mkdtemp(prefix=f"reszoo-{kind}{depth}-", dir=workdir)
+    os.rmdir(export_dir)  # reszoo.train wants a folder that does not exist yet
+    command = [python, "-m", "reszoo.train", "--model", family, "--set", f"depth={depth}",
+               *[f"--set={k}={v}" for k, v in extra.items()],
+               "--dataset", f"synthetic:{images}", "--epochs", str(epochs), "--batch-size", str(batch_size),
+               "--seed", "0", "--export-dir", export_dir]
+    completed = subprocess.run(command, cwd=ROOT, env=_environment(env), capture_output=True, text=True)
+    if completed.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    with open(os.path.join(export_dir, "summary.json")) as f:
+        summary = json.load(f)
+    return {
+        "epoch_seconds": summary["epoch_seconds"],
+        "images_per_second": steady_images_per_second(summary["train_size"], summary["epoch_seconds"]),
+        "params": summary["params"],
+        "versions": summary.get("versions"),
+    }
+
+
+def run_pytorch(kind: str, depth: int, *, images: int, epochs: int, batch_size: int,
+                python: str = sys.executable) -> dict[str, Any]:
+    command = [python, os.path.join(HERE, "peer_pytorch.py"), "--kind", kind, "--depth", str(depth),
+               "--images", str(images), "--epochs", str(epochs), "--batch-size", str(batch_size)]
+    completed = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True)
+    if completed.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["images_per_second"] = steady_images_per_second(result["images_per_epoch"], result["epoch_seconds"])
+    return result
+
+
+def compare(kind: str, depth: int, *, images: int, epochs: int, batch_size: int, repeats: int,
+            workdir: str, reszoo_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Alternate reszoo and PyTorch runs (swapping the order each repeat); medians and their ratio."""
+    params = check_same_networks(kind, depth)
+    runs: dict[str, list[dict[str, Any]]] = {"reszoo": [], "pytorch": []}
+    runners = {
+        "reszoo": lambda: run_reszoo(kind, depth, images=images, epochs=epochs, batch_size=batch_size,
+                                     workdir=workdir, env=reszoo_env),
+        "pytorch": lambda: run_pytorch(kind, depth, images=images, epochs=epochs, batch_size=batch_size),
+    }
+    for repeat in range(repeats):
+        for side in ("reszoo", "pytorch") if repeat % 2 == 0 else ("pytorch", "reszoo"):
+            runs[side].append(runners[side]())
+    reszoo_ips = statistics.median(r["images_per_second"] for r in runs["reszoo"])
+    torch_ips = statistics.median(r["images_per_second"] for r in runs["pytorch"])
+    return {
+        "kind": kind,
+        "depth": depth,
+        "params": params,
+        "reszoo_images_per_second": reszoo_ips,
+        "pytorch_images_per_second": torch_ips,
+        "reszoo_to_pytorch": reszoo_ips / torch_ips,
+        "runs": runs,
+    }
+
+
+def render(rows: list[dict[str, Any]], markdown: bool) -> str:
+    headers = ["network", "depth", "params", "reszoo img/s", "PyTorch img/s", "reszoo / PyTorch"]
+    cells = [[r["kind"], str(r["depth"]), f"{r['params']:,}", f"{r['reszoo_images_per_second']:.1f}",
+              f"{r['pytorch_images_per_second']:.1f}", f"{r['reszoo_to_pytorch']:.2f}"] for r in rows]
+    if markdown:
+        return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+                         + ["| " + " | ".join(c) + " |" for c in cells])
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [headers, *cells])
+
+
+def main(argv=None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--kinds", default="preact,fast1,fast2", help="comma-separated: preact, fast1, fast2")
+    p.add_argument("--depths", default="20", help="comma-separated 6n+2 depths (20)")
+    p.add_argument("--images", type=int, default=5120, help="synthetic training images per epoch (5120)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs per run, the first dropped (3)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=3, help="runs per side, alternating (3)")
+    p.add_argument("--reszoo-env", default="", metavar="K=V[,K=V]",
+                   help="extra environment for the reszoo runs, e.g. TF_ENABLE_ONEDNN_OPTS=1")
+    p.add_argument("--markdown", action="store_true")
+    p.add_argument("--out", default=None, help="write the results as JSON")
+    args = p.parse_args(argv)
+    kinds = [k for k in args.kinds.split(",") if k]
+    unknown = sorted(set(kinds) - set(RESZOO_MODELS))
+    if unknown:
+        p.error(f"--kinds must be among {', '.join(RESZOO_MODELS)}. Received: {', '.join(unknown)}")
+    if args.epochs < 2:
+        p.error(f"--epochs must be >= 2 (the first is dropped as warm-up). Received: {args.epochs}")
+    if args.images < args.batch_size or args.images % args.batch_size:
+        p.error(f"--images must be a positive multiple of --batch-size ({args.batch_size}) so both sides train "
+                f"on whole batches. Received: {args.images}")
+    reszoo_env = {}
+    for item in filter(None, args.reszoo_env.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            p.error(f"--reszoo-env expects KEY=VALUE[,KEY=VALUE]. Received: {args.reszoo_env!r}")
+        reszoo_env[key] = value
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="reszoo-peer-") as workdir:
+        for depth in (int(d) for d in args.depths.split(",") if d):
+            for kind in kinds:
+                rows.append(compare(kind, depth, images=args.images, epochs=args.epochs,
+                                    batch_size=args.batch_size, repeats=args.repeats, workdir=workdir,
+                                    reszoo_env=reszoo_env))
+                print(render(rows[-1:], markdown=False).splitlines()[-1], flush=True)
+    reszoo_versions = rows[0]["runs"]["reszoo"][0]["versions"] if rows else None
+    result = {
+        "command": "peer",
+        "settings": vars(args),
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                    "load_average": [round(x, 2) for x in os.getloadavg()]},
+        "versions": {"torch": peer_pytorch.torch.__version__, **(reszoo_versions or {})},
+        "rows": rows,
+    }
+    print(render(rows, args.markdown))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+if __name__ == "__main__":
+    main()
