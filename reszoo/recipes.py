@@ -3,8 +3,17 @@
 A recipe is the whole setup one paper trained its CIFAR models with. Budgets
 given in iterations (He et al. count iterations, not epochs) are kept as
 iterations and converted to epochs for the actual training-set size and batch
-by ``Recipe.resolve``. ``python -m reszoo.train --recipe NAME`` applies one;
-every flag still overrides it, and ``summary.json`` records the resolved values.
+by ``Recipe.resolve``. ``python -m reszoo.train --recipe NAME`` applies one
+(by default the recipe of the preset being trained, see ``reszoo.train``); every
+flag still overrides it, and ``summary.json`` records the resolved values.
+``python -m reszoo.train --list-recipes`` prints ``table()``.
+
+Warm-up comes in two kinds: per epoch (``warmup_epochs``: a linear ramp, or
+constant at ``warmup_lr``) and per iteration (``warmup_iterations``: constant at
+``warmup_lr`` for that many batches or, with ``warmup_accuracy``, until the
+training accuracy reaches it -- He et al.'s "until the training error is below
+80% (about 400 iterations)", i.e. accuracy 0.2; see
+``reszoo.callbacks.IterationWarmup``).
 """
 
 from __future__ import annotations
@@ -32,7 +41,11 @@ class Recipe:
     nesterov: bool = True
     warmup_epochs: int = 0
     warmup_lr: float | None = None            # constant warm-up lr (He et al.'s 0.01); None = linear ramp
+    warmup_iterations: int = 0                # constant warm-up at warmup_lr for at most this many batches
+    warmup_accuracy: float | None = None      # ... ending earlier once the training accuracy reaches this
     augment: str = "standard"
+    cutout: int = 0                           # Cutout patch side in pixels (DeVries & Taylor 2017); 0 = none
+    label_smoothing: float = 0.0
     model_args: dict[str, Any] = field(default_factory=dict)  # e.g. WRN's dropout 0.3
     lr_c100: float | None = None
     notes: str = ""
@@ -60,7 +73,11 @@ class Recipe:
             "nesterov": self.nesterov,
             "warmup_epochs": self.warmup_epochs,
             "warmup_lr": self.warmup_lr,
+            "warmup_iterations": self.warmup_iterations,
+            "warmup_accuracy": self.warmup_accuracy,
             "augment": self.augment,
+            "cutout": self.cutout,
+            "label_smoothing": self.label_smoothing,
             "model_args": dict(self.model_args),
         }
 
@@ -75,31 +92,43 @@ class Recipe:
         else:
             steps = "-"
         schedule = "cosine" if self.schedule == "cosine" else f"x{self.gamma:g} at {steps}"
-        warm = f", warm-up {self.warmup_lr or 'linear'} for {self.warmup_epochs} ep" if self.warmup_epochs else ""
         extra = f", {self.model_args}" if self.model_args else ""
+        extra += f", cutout {self.cutout}" if self.cutout else ""
+        extra += f", label smoothing {self.label_smoothing:g}" if self.label_smoothing else ""
+        lr = f"{self.lr:g}" + (f" (C100 {self.lr_c100:g})" if self.lr_c100 else "")
         return (
-            f"{self.name:17s} {budget:>9s}  batch {self.batch_size:3d}  lr {self.lr:g} {schedule}  wd {self.weight_decay:g}"
-            f"  {'Nesterov' if self.nesterov else 'momentum'} {self.momentum:g}{warm}{extra}  ({self.paper})"
+            f"{self.name:17s} {budget:>9s}  batch {self.batch_size:3d}  lr {lr} {schedule}  wd {self.weight_decay:g}"
+            f"  {'Nesterov' if self.nesterov else 'momentum'} {self.momentum:g}{self._describe_warmup()}{extra}"
+            f"  ({self.paper})"
         )
+
+    def _describe_warmup(self) -> str:
+        if self.warmup_iterations:
+            until = f" or until train acc {self.warmup_accuracy:g}" if self.warmup_accuracy else ""
+            return f", warm-up {self.warmup_lr:g} for {self.warmup_iterations} it{until}"
+        if self.warmup_epochs:
+            return f", warm-up {self.warmup_lr or 'linear'} for {self.warmup_epochs} ep"
+        return ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-# He et al. train on 45k/5k splits and count iterations at batch 128: 64k iterations ~ 164 epochs of 50k.
-# Their ResNet-110 warm-up (0.01 until ~80% train accuracy, ~400 iterations) is one epoch (391 iterations) here.
+# He et al. count iterations at batch 128 (64k iterations ~ 164 epochs of 50k; the schedule was chosen on a
+# 45k/5k split, the reported models train on all 50k). Their ResNet-110 warm-up: 0.01 "until the training error
+# is below 80% (about 400 iterations)" -- accuracy 0.2, at most 400 iterations here.
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
         Recipe("fastresnet", "FastResNet seed, Sec. 3", batch_size=128, lr=0.1, weight_decay=1e-4, epochs=160, milestones=(80, 120)),
         Recipe(
             "he2015", "He et al. 2015, Sec. 4.2", batch_size=128, lr=0.1, weight_decay=1e-4, iterations=64_000,
-            milestone_iterations=(32_000, 48_000), nesterov=False, warmup_epochs=1, warmup_lr=0.01,
-            notes="warm-up used for ResNet-110 and deeper; harmless for shallower nets",
+            milestone_iterations=(32_000, 48_000), nesterov=False, warmup_lr=0.01, warmup_iterations=400,
+            warmup_accuracy=0.2, notes="warm-up used for ResNet-110 and deeper; harmless for shallower nets",
         ),
         Recipe(
             "preact2016", "He et al. 2016, Sec. 4 / appendix", batch_size=128, lr=0.1, weight_decay=1e-4, iterations=64_000,
-            milestone_iterations=(32_000, 48_000), warmup_epochs=1, warmup_lr=0.01,
+            milestone_iterations=(32_000, 48_000), warmup_lr=0.01, warmup_iterations=400,
             notes="the official code builds on fb.resnet.torch, whose SGD is Nesterov",
         ),
         Recipe(
@@ -129,6 +158,11 @@ RECIPES: dict[str, Recipe] = {
         ),
     )
 }
+
+
+def table() -> str:
+    """One line per recipe (``Recipe.describe``): what ``--list-recipes`` prints."""
+    return "\n".join(recipe.describe() for recipe in RECIPES.values())
 
 
 def get_recipe(name: str) -> Recipe:

@@ -372,6 +372,7 @@ def test_peer_trains_and_reports_epoch_times(peer):
 def test_run_peer_drops_the_warmup_epoch(peer):
     run_peer = _load_benchmark_module("run_peer")
     assert run_peer.steady_images_per_second(100, [50.0, 1.0, 3.0]) == pytest.approx(50.0)
+    assert run_peer.best_images_per_second(100, [0.5, 1.0, 3.0]) == pytest.approx(100.0)
     with pytest.raises(ValueError, match="at least 2 epochs"):
         run_peer.steady_images_per_second(100, [1.0])
     assert run_peer.check_same_networks("fast2", 8) == 75_066
@@ -387,6 +388,7 @@ def test_run_peer_end_to_end(peer, tmp_path):
     (row,) = json.loads(out.read_text())["rows"]
     assert row["params"] == 75_162
     assert row["reszoo_to_pytorch"] == pytest.approx(row["reszoo_images_per_second"] / row["pytorch_images_per_second"])
+    assert row["reszoo_best_images_per_second"] >= row["reszoo_images_per_second"]
     assert len(row["runs"]["reszoo"][0]["epoch_seconds"]) == 2
 
 

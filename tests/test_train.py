@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import doctest
+import hashlib
 import itertools
 import json
 import math
@@ -19,7 +20,7 @@ import pytest
 import tensorflow as tf
 
 import reszoo
-from reszoo import data, recipes, schedules, train
+from reszoo import augment, data, recipes, schedules, train
 from reszoo.callbacks import EpochTimer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -216,9 +217,11 @@ def test_a_recipe_gives_defaults_and_flags_override_it():
             ]
         )
     )
-    # He et al.'s 32k/48k of 64k iterations at 391 per epoch, moved to 40 epochs; their 0.01 warm-up.
+    # He et al.'s 32k/48k of 64k iterations at 391 per epoch, moved to 40 epochs; their 0.01 warm-up until
+    # the training error is below 80% (accuracy 0.2), at most 400 iterations.
     assert (args.epochs, args.milestones, args.nesterov, args.batch_size) == (40, [20, 30], True, 128)
-    assert (args.warmup_epochs, args.warmup_lr, args.momentum) == (1, 0.01, 0.9)
+    assert (args.warmup_epochs, args.warmup_lr, args.momentum) == (0, 0.01, 0.9)
+    assert (args.warmup_iterations, args.warmup_accuracy) == (400, 0.2)
     assert args.set == {"depth": 56, "shortcut": "B", "drop_path": 0.1}
     train.resolve_model(args)
     assert args.weight_decay == 0.0
@@ -259,6 +262,30 @@ def test_a_recipe_gives_defaults_and_flags_override_it():
         ),
         (["--dataset", "folder:/nonexistent/reszoo-data"], r"error: .*nonexistent/reszoo-data"),
         (
+            ["--recipe", "he2016"],
+            r"error: argument --recipe: invalid choice: 'he2016' \(choose from 'auto', 'none', 'fastresnet', ",
+        ),
+        (["--precision", "float8"], r"error: argument --precision: invalid choice: 'float8'"),
+        (["--augment", "autoaugment"], r"error: argument --augment: invalid choice: 'autoaugment'"),
+        (
+            ["--image-size", "8", "--cutout", "9"],
+            r"error: --cutout must not exceed the image size \(8\)\. Received: --cutout=9",
+        ),
+        (
+            ["--dataset", "synthetic:8", "--cutout", "33"],  # checked against the loaded images' size
+            r"error: --cutout must not exceed the image size \(32x32\)\. Received: --cutout=33",
+        ),
+        (["--label-smoothing", "1"], r"error: --label-smoothing must be in \[0, 1\)\. Received: --label-smoothing=1"),
+        (["--keep-best"], r"error: --keep-best selects on the validation split, never on the test split"),
+        (["--deterministic"], r"error: --deterministic needs --seed\."),
+        (["--backup-every", "0"], r"error: --backup-every must be >= 1\. Received: --backup-every=0"),
+        (["--warmup-iterations", "10"], r"error: --warmup-iterations needs --warmup-lr"),
+        (["--warmup-accuracy", "0.5"], r"error: --warmup-accuracy ends a --warmup-iterations warm-up"),
+        (
+            ["--warmup-epochs", "2", "--warmup-iterations", "5", "--warmup-lr", "0.01"],
+            r"error: give one warm-up: --warmup-epochs or --warmup-iterations",
+        ),
+        (
             [*TINY[:2], "--set", "depth=7", "--dataset", "synthetic:8", "--epochs", "1", "--batch-size", "4"],
             r"error: depth must be 6n\+2 .* Received: depth=7",
         ),
@@ -274,6 +301,25 @@ def test_bad_input_exits_2_with_one_error_line_and_no_export(argv, message, tmp_
     assert os.listdir(tmp_path) == []
 
 
+def test_a_backup_dir_inside_the_export_dir_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert train.main([*TINY, "--export-dir", str(out), "--backup-dir", str(out / "backup")]) == 2
+    assert capsys.readouterr().err.startswith("error: --backup-dir must lie outside the export dir")
+    assert os.listdir(tmp_path) == []
+
+
+def test_default_backup_dir_follows_the_export_dir_or_the_command():
+    explicit = train.resolve_args(train.parse_args(["--export-dir", "runs/a"]))
+    assert train.default_backup_dir(explicit, "/x/runs/a") == "/x/runs/a.backup"
+    # With the time-stamped default export dir, the same arguments find the same backup.
+    one, two = (train.resolve_args(train.parse_args(["--epochs", "40"])) for _ in range(2))
+    other = train.resolve_args(train.parse_args(["--epochs", "41"]))
+    first = train.default_backup_dir(one, "/x/saved_models/fast_resnet20-cifar10-20250101-000000")
+    assert first == train.default_backup_dir(two, "/x/saved_models/fast_resnet20-cifar10-20250101-000100")
+    assert first != train.default_backup_dir(other, "/x/saved_models/fast_resnet20-cifar10-20250101-000000")
+    assert re.fullmatch(r"/x/saved_models/fast_resnet20-cifar10-[0-9a-f]{12}\.backup", first)
+
+
 def test_existing_export_dir_is_refused(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.txt").write_text("keep")
@@ -283,10 +329,10 @@ def test_existing_export_dir_is_refused(tmp_path, capsys):
     assert os.listdir(tmp_path / "out") == ["old.txt"]
 
 
-def test_an_interrupted_run_leaves_no_partial_folder(tmp_path, monkeypatch):
+def test_an_interrupted_run_leaves_no_export_only_its_backup(tmp_path, monkeypatch):
     class Interrupt(EpochTimer):
         def on_epoch_begin(self, epoch, logs=None):
-            assert os.path.exists(tmp_path / f".out.partial-{os.getpid()}" / "history.csv")
+            assert os.path.exists(tmp_path / "out.backup" / "run.json")
             raise KeyboardInterrupt
 
     monkeypatch.setattr(train, "EpochTimer", Interrupt)
@@ -306,7 +352,7 @@ def test_an_interrupted_run_leaves_no_partial_folder(tmp_path, monkeypatch):
                 str(tmp_path / "out"),
             ]
         )
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == ["out.backup"]  # what a rerun resumes from
 
 
 # Training runs --------------------------------------------------------------------------------
@@ -471,3 +517,151 @@ def test_cli_trains_on_an_image_folder_exports_and_predicts(image_folder, tmp_pa
     assert len(lines) == 2
     for path, line in zip(paths, lines, strict=True):
         assert line.startswith(f"{path}: ") and "cat" in line and "dog" in line
+
+
+# Augmentation beyond crop + flip, label smoothing ------------------------------------------------
+
+
+def cutout_overlap(centre, size, length):
+    """Pixels of [centre - size // 2, centre - size // 2 + size) inside [0, length): DeVries & Taylor's clipping."""
+    start = centre - size // 2
+    return min(start + size, length) - max(start, 0)
+
+
+def test_cutout_cuts_one_clipped_patch_per_image_at_a_uniform_centre():
+    images = tf.ones((4000, 8, 8, 3))
+    cut = augment.cutout(images, tf.constant([1, 2]), size=4, fill=[0.0, 0.5, 2.0]).numpy()
+    patch = cut[..., 0] == 0
+    assert np.all(cut[patch] == [0.0, 0.5, 2.0]) and np.all(cut[~patch] == 1.0)
+    rows, cols = patch.any(axis=2), patch.any(axis=1)
+    # One axis-aligned rectangle per image: its area is its row extent times its column extent.
+    assert np.array_equal(patch.sum(axis=(1, 2)), rows.sum(1) * cols.sum(1))
+    # Centres uniform over the 8 pixels, patches clipped at the borders: the mean extent is exact in expectation.
+    expected = np.mean([cutout_overlap(c, 4, 8) for c in range(8)])  # (2 + 3 + 4 * 5 + 3) / 8 = 3.5
+    assert rows.sum(1).mean() == pytest.approx(expected, abs=0.05)
+    assert cols.sum(1).mean() == pytest.approx(expected, abs=0.05)
+    assert rows[:, 0].mean() == pytest.approx(3 / 8, abs=0.03)  # row 0 is cut when the centre is 0, 1 or 2
+    assert len({tuple(r) for r in rows[:50]}) > 3  # every image draws its own centre
+    again = augment.cutout(images, tf.constant([1, 2]), size=4, fill=[0.0, 0.5, 2.0]).numpy()
+    assert np.array_equal(cut, again)  # stateless: the seed decides
+
+
+def test_randaugment_runs_per_image_on_raw_pixels():
+    images = np.tile(np.linspace(0, 255, 8 * 8 * 3, dtype="float32").reshape(1, 8, 8, 3), (16, 1, 1, 1))
+    labels = np.arange(16, dtype="int32")
+    batches = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    out = list(augment.augment_training_set(batches, kind="randaugment", batch_size=8, seed=0))
+    assert [x.shape for x, _ in out] == [(8, 8, 8, 3), (8, 8, 8, 3)]
+    assert np.array_equal(np.concatenate([y for _, y in out]), labels)
+    augmented = np.concatenate([x.numpy() for x, _ in out])
+    assert augmented.dtype == np.float32 and augmented.min() >= 0 and augmented.max() <= 255
+    distinct = {hashlib.sha1(a.tobytes()).hexdigest() for a in augmented}
+    assert len(distinct) > 8  # identical inputs, different operations per image
+
+
+def test_augment_training_set_rejects_bad_arguments():
+    data_set = tf.data.Dataset.from_tensor_slices((np.zeros((2, 4, 4, 3), "float32"), np.zeros(2, "int32"))).batch(2)
+    with pytest.raises(
+        ValueError, match=r"augment must be one of 'standard', 'none', 'randaugment'. Received: augment='x'"
+    ):
+        augment.augment_training_set(data_set, kind="x", batch_size=2)
+    with pytest.raises(ValueError, match=r"cutout must be a non-negative integer. Received: cutout=-1"):
+        augment.augment_training_set(data_set, cutout_size=-1, batch_size=2)
+
+
+def test_smoothed_sparse_crossentropy_is_keras_label_smoothing_on_integer_labels():
+    probs = keras.ops.softmax(np.random.default_rng(0).normal(size=(6, 5)).astype("float32"))
+    labels = np.array([0, 1, 2, 3, 4, 0])
+    one_hot = np.eye(5, dtype="float32")[labels]
+    smoothed = augment.SmoothedSparseCrossentropy(0.1)(labels, probs)
+    assert float(smoothed) == pytest.approx(
+        float(keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(one_hot, probs))
+    )
+    plain = augment.SmoothedSparseCrossentropy(0.0)(labels, probs)
+    assert float(plain) == pytest.approx(float(keras.losses.SparseCategoricalCrossentropy()(labels, probs)), rel=1e-6)
+    restored = keras.losses.deserialize(keras.losses.serialize(augment.SmoothedSparseCrossentropy(0.1)))
+    assert isinstance(restored, augment.SmoothedSparseCrossentropy) and restored.label_smoothing == 0.1
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\). Received: label_smoothing=1.5"):
+        augment.SmoothedSparseCrossentropy(1.5)
+
+
+def tiny_run(tmp_path, *extra, name="out"):
+    argv = [*TINY, "--dataset", "synthetic:32", "--image-size", "8", "--epochs", "2", "--batch-size", "8"]
+    return train.run([*argv, "--seed", "0", *extra, "--export-dir", str(tmp_path / name)])
+
+
+def test_randaugment_cutout_and_label_smoothing_train_and_are_recorded(tmp_path):
+    summary = tiny_run(tmp_path, "--augment", "randaugment", "--cutout", "4", "--label-smoothing", "0.1")
+    assert (summary["args"]["augment"], summary["args"]["cutout"], summary["args"]["label_smoothing"]) == (
+        "randaugment",
+        4,
+        0.1,
+    )
+    model = keras.models.load_model(tmp_path / "out" / "model.keras")
+    assert isinstance(model.loss, augment.SmoothedSparseCrossentropy) and model.loss.label_smoothing == 0.1
+    assert math.isfinite(summary["train_loss"])
+
+
+# Speed switches --------------------------------------------------------------------------------------
+
+
+def test_mixed_float16_trains_with_loss_scaling_and_float32_outputs(tmp_path):
+    summary = tiny_run(tmp_path, "--precision", "mixed_float16")
+    assert summary["precision"] == "mixed_float16" and summary["args"]["precision"] == "mixed_float16"
+    assert keras.config.dtype_policy().name == "float32"  # restored after the run
+    model = keras.models.load_model(tmp_path / "out" / "model.keras")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    net = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    assert net.get_layer("stem_conv").dtype_policy.name == "mixed_float16"
+    images = np.random.default_rng(0).uniform(0, 255, size=(2, 8, 8, 3)).astype("float32")
+    assert model(images).dtype == "float32"
+    saved_model = tf.saved_model.load(str(tmp_path / "out"))  # keep it referenced while serving
+    served = saved_model.serve(tf.constant(images))
+    assert served.dtype == tf.float32 and np.allclose(served.numpy().sum(1), 1, atol=1e-3)
+
+
+@pytest.mark.parametrize("flags, expected", [(["--jit"], True), (["--no-jit"], False), ([], False)])
+def test_jit_flag_reaches_compile(flags, expected):
+    args = train.resolve_args(train.parse_args([*TINY, *flags]))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    train.compile_model(model, args)
+    assert model.jit_compile is expected  # without the flag, Keras' "auto": no XLA on a CPU-only machine
+
+
+# Reliability: validation, selection, seeds, TensorBoard ---------------------------------------------
+
+
+def test_val_split_selects_on_validation_and_reports_test_separately(tmp_path):
+    summary = tiny_run(tmp_path, "--val-split", "8", "--keep-best", "--epochs", "4", "--milestones", "none")
+    rows = read_history(tmp_path / "out" / "history.csv")
+    val_accuracy = [float(r["val_accuracy"]) for r in rows]
+    best = int(np.argmax(val_accuracy))
+    assert summary["selected_epoch"] == best
+    assert summary["val_error"] == pytest.approx(100 * (1 - val_accuracy[best]))
+    # The exported model is the selected epoch's; its errors on val and test are the summary's.
+    bundle = data.load_dataset("synthetic:32", image_size=8, val_split=8, seed=0, batch_size=64)
+    model = reszoo.load(tmp_path / "out")
+    for split, key in ((bundle.val, "val_error"), (bundle.test, "test_error")):
+        images, labels = next(iter(split))
+        error = 100 * np.mean(model.predict(images.numpy()).argmax(1) != labels.numpy())
+        assert error == pytest.approx(summary[key]), key
+    assert {"val_loss", "val_accuracy"} <= set(rows[0]) and "test_accuracy" not in rows[0]
+
+
+def test_the_same_seed_gives_bit_identical_weights(tmp_path):
+    def weights(name, seed):
+        tiny_run(tmp_path, "--seed", str(seed), "--cutout", "3", name=name)
+        return keras.models.load_model(tmp_path / name / "model.keras").get_weights()
+
+    first, again, other = weights("a", 1), weights("b", 1), weights("c", 2)
+    assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(first, other, strict=True))
+
+
+def test_tensorboard_logs_land_in_the_export(tmp_path):
+    tiny_run(tmp_path, "--tensorboard", "--epochs", "1")
+    for split in ("train", "validation"):
+        events = os.listdir(tmp_path / "out" / "logs" / split)
+        assert events and all(name.startswith("events.out.tfevents.") for name in events), split
+        assert os.path.getsize(tmp_path / "out" / "logs" / split / events[0]) > 0
+    assert sorted(os.listdir(tmp_path)) == ["out"]

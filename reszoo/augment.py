@@ -1,0 +1,150 @@
+"""Training-time regularization beyond the papers' crop + flip: Cutout, RandAugment, label smoothing.
+
+``reszoo.data`` delivers batches that are already cropped and flipped (He et al.
+2015, Sec. 4.2); ``augment_training_set`` maps the extra per-image augmentations
+on top of them, in the order the later papers use:
+
+1. RandAugment (Cubuk et al. 2020, "RandAugment", Sec. 4.1: applied after the
+   standard crop + flip): ``keras.layers.RandAugment`` on raw 0-255 pixels,
+   called once per image so every image draws its own two operations (called
+   on a batch, Keras draws the operations once for the whole batch).
+2. Cutout (DeVries & Taylor 2017, "Improved Regularization of Convolutional
+   Neural Networks with Cutout", Sec. 3): one NxN patch per image, its centre
+   uniform over the image, clipped at the borders (so a patch near a border is
+   smaller). ``keras.layers.RandomErasing`` cannot do this: its patch size is a
+   random fraction of the image, its patch never crosses a border, and it
+   draws the x and y positions from the same seed. Hence ``cutout`` below.
+
+Label smoothing (Szegedy et al. 2016, Sec. 7) needs one-hot targets in Keras'
+``CategoricalCrossentropy``; ``SparseCategoricalCrossentropy`` has no
+``label_smoothing``. ``SmoothedSparseCrossentropy`` keeps the integer labels of
+every reszoo pipeline (and the sparse ``accuracy`` metric) and one-hot encodes
+inside the loss.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+AUGMENTATIONS = ("standard", "none", "randaugment")
+# What reszoo.data applies before the maps here: RandAugment runs after the standard crop + flip.
+BASE_AUGMENTATION = {"standard": "standard", "none": "none", "randaugment": "standard"}
+# Seed offsets so the maps here draw differently from reszoo.data's shuffle (seed) and crops (seed + 1).
+_CUTOUT_SEED_OFFSET = 2
+_RANDAUGMENT_SEED_OFFSET = 3
+
+
+def cutout(images, seed, *, size: int, fill) -> tf.Tensor:
+    """One ``size`` x ``size`` patch per image set to ``fill`` (DeVries & Taylor 2017, Sec. 3).
+
+    The patch centre is drawn uniformly over the image, independently for every
+    image; the patch covers rows ``[cy - size // 2, cy - size // 2 + size)``
+    (likewise columns), clipped at the borders -- the authors' code for their
+    even sizes (16 on CIFAR-10, 8 on CIFAR-100), and exactly ``size`` wide for
+    odd sizes too.
+
+    Args:
+        images: (B, H, W, C) float tensor.
+        seed: shape-(2,) integer tensor for the stateless random draws.
+        size: int. Patch side in pixels.
+        fill: scalar or per-channel (C,) values for the patch. DeVries & Taylor cut
+            out *normalized* images (zeros = the mean colour); reszoo normalizes
+            inside the model, so training passes the training-set mean here.
+    """
+    images = tf.convert_to_tensor(images)
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    row_seed, column_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    top = tf.random.stateless_uniform([batch], row_seed, 0, height, dtype=tf.int32) - size // 2
+    left = tf.random.stateless_uniform([batch], column_seed, 0, width, dtype=tf.int32) - size // 2
+    rows = _inside(tf.range(height), top, size)  # (B, H)
+    columns = _inside(tf.range(width), left, size)  # (B, W)
+    patch = tf.logical_and(rows[:, :, None], columns[:, None, :])[..., None]  # (B, H, W, 1)
+    return tf.where(patch, tf.cast(fill, images.dtype), images)
+
+
+def _inside(positions, start, size):
+    """(B, N) booleans: position n lies in [start_b, start_b + size)."""
+    return tf.logical_and(positions[None, :] >= start[:, None], positions[None, :] < start[:, None] + size)
+
+
+def rand_augment(seed: int | None = None) -> keras.layers.RandAugment:
+    """Keras' RandAugment on raw 0-255 pixels, with its defaults (2 operations, magnitude 0.5).
+
+    float32 whatever the global dtype policy: the pipeline's images stay float32 under mixed precision.
+    """
+    return keras.layers.RandAugment(value_range=(0, 255), seed=seed, dtype="float32")
+
+
+def augment_training_set(
+    dataset: tf.data.Dataset,
+    *,
+    kind: str = "standard",
+    cutout_size: int = 0,
+    fill=0.0,
+    batch_size: int,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """The training pipeline with RandAugment and/or Cutout mapped over ``reszoo.data``'s batches.
+
+    Args:
+        dataset: batched (images, labels), raw 0-255 float32 images, already
+            cropped and flipped when ``kind`` is ``standard`` or ``randaugment``.
+        kind: str. One of ``AUGMENTATIONS``; ``randaugment`` adds RandAugment per image.
+        cutout_size: int. Cutout patch side; 0 for none.
+        fill: the Cutout fill (the training-set mean colour, see ``cutout``).
+        batch_size: int. The batch size of ``dataset`` (RandAugment re-batches).
+        seed: int or None. Fixes the draws (every epoch still draws anew).
+    """
+    if kind not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {', '.join(map(repr, AUGMENTATIONS))}. Received: augment={kind!r}")
+    if not isinstance(cutout_size, int) or isinstance(cutout_size, bool) or cutout_size < 0:
+        raise ValueError(f"cutout must be a non-negative integer. Received: cutout={cutout_size!r}")
+    if kind == "randaugment":
+        layer = rand_augment(None if seed is None else seed + _RANDAUGMENT_SEED_OFFSET)
+        batches = int(dataset.cardinality())
+        dataset = (
+            dataset.unbatch()
+            .map(lambda image, label: (layer(image, training=True), label), num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(batch_size)
+        )
+        if batches >= 0:  # re-batching hides the count; Keras would warn that the input "ran out of data"
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    if cutout_size:
+        fill = np.asarray(fill, dtype=np.float32)
+        seeds = tf.data.Dataset.random(
+            seed=None if seed is None else seed + _CUTOUT_SEED_OFFSET, rerandomize_each_iteration=True
+        ).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds).map(
+            lambda batch, batch_seed: (cutout(batch[0], batch_seed, size=cutout_size, fill=fill), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+@keras.saving.register_keras_serializable(package="reszoo")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy against integer labels smoothed to ``(1 - eps) * one_hot + eps / K``.
+
+    Equal to ``keras.losses.CategoricalCrossentropy(label_smoothing=eps)`` on
+    one-hot labels (it calls ``keras.losses.categorical_crossentropy``), and to
+    ``SparseCategoricalCrossentropy`` when ``eps == 0``. Takes probabilities, as
+    every reszoo classifier returns them.
+    """
+
+    def __init__(self, label_smoothing: float = 0.0, name: str = "smoothed_sparse_crossentropy", **kwargs):
+        if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={label_smoothing!r}")
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        classes = keras.ops.shape(y_pred)[-1]
+        labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+        one_hot = keras.ops.one_hot(labels, classes, dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
