@@ -17,6 +17,12 @@ TF Serving work on it directly, with these files beside it:
 - ``class_names.json``: the class names, in output order.
 - ``summary.json``, ``history.csv``: written by ``reszoo.train``.
 
+For TensorFlow Serving, ``export_for_serving`` (``--serving-dir`` of
+``reszoo.train``, or ``python -m reszoo.export EXPORT_DIR --serving-dir BASE``)
+copies the SavedModel into TF Serving's layout, a numbered version folder
+under a model base path: ``BASE/1/``, ``BASE/2/``, ... (the next free number
+unless ``--version`` says otherwise), with ``class_names.json`` beside it.
+
 Folders appear atomically: ``staged_export`` writes into a hidden sibling
 (``.<name>.partial-<pid>``) and renames it into place only when everything is
 written, and removes it if anything fails, so a folder under ``saved_models/``
@@ -25,10 +31,12 @@ is always complete.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -41,6 +49,8 @@ CLASS_NAMES_FILE = "class_names.json"
 SUMMARY_FILE = "summary.json"
 HISTORY_FILE = "history.csv"
 KERAS_FILE = "model.keras"
+# What a SavedModel folder holds (fingerprint.pb since TF 2.12); what a serving version folder gets.
+SAVED_MODEL_ENTRIES = ("saved_model.pb", "fingerprint.pb", "variables", "assets", CLASS_NAMES_FILE)
 
 
 def check_export_dir(export_dir: str | os.PathLike) -> str:
@@ -156,3 +166,70 @@ def export_model(
     with staged_export(final) as staging:
         write_model_files(model, staging, class_names=class_names, summary=summary)
     return final
+
+
+def next_serving_version(base_path: str) -> int:
+    """One more than the largest numbered version folder under ``base_path`` (1 for none)."""
+    existing = [int(n) for n in os.listdir(base_path) if n.isdigit()] if os.path.isdir(base_path) else []
+    return max(existing, default=0) + 1
+
+
+def export_for_serving(
+    export_dir: str | os.PathLike, base_path: str | os.PathLike, *, version: int | None = None
+) -> str:
+    """Copy an export folder's SavedModel into TF Serving's layout, ``base_path/<version>/``.
+
+    TF Serving (``--model_base_path=base_path``) serves the highest version and
+    picks up new ones as they appear, so the version folder is staged under a
+    hidden name and renamed into place only when complete.
+
+    Args:
+        export_dir: a folder written by ``reszoo.train`` or ``export_model``.
+        base_path: the model's base path; created if missing.
+        version: positive int; default the next free number.
+
+    Returns the absolute version folder. Raises ValueError for a folder that is
+    not an export, a bad version, or a version that already exists.
+    """
+    source = os.path.abspath(os.fspath(export_dir))
+    if not os.path.isfile(os.path.join(source, "saved_model.pb")):
+        raise ValueError(f"{source} is not an export folder: it has no saved_model.pb.")
+    base = os.path.abspath(os.fspath(base_path))
+    if version is None:
+        version = next_serving_version(base)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"version must be a positive integer (TF Serving's version folders). Received: {version!r}")
+    target = os.path.join(base, str(version))
+    if os.path.lexists(target):
+        raise ValueError(f"version {version} already exists at {target}; pass another --version or leave it out.")
+    with staged_export(target) as staging:
+        for entry in SAVED_MODEL_ENTRIES:
+            path = os.path.join(source, entry)
+            if os.path.isdir(path):
+                shutil.copytree(path, os.path.join(staging, entry))
+            elif os.path.isfile(path):
+                shutil.copy2(path, staging)
+    return target
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m reszoo.export EXPORT_DIR --serving-dir BASE [--version N]``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m reszoo.export",
+        description="Copy an export folder's SavedModel into TensorFlow Serving's versioned layout (BASE/<version>/).",
+    )
+    parser.add_argument("export_dir", help="export folder written by reszoo.train")
+    parser.add_argument("--serving-dir", required=True, help="TF Serving model base path (--model_base_path)")
+    parser.add_argument("--version", type=int, default=None, help="version number (default: the next free one)")
+    args = parser.parse_args(argv)
+    try:
+        target = export_for_serving(args.export_dir, args.serving_dir, version=args.version)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,19 +10,27 @@ classifies arrays or image files::
 
 Command line::
 
-    python -m reszoo.predict --model-dir DIR [--top-k K] IMAGE...
+    python -m reszoo.predict --model-dir DIR [--top-k K] [--batch-size N] [--format {text,table,json}] INPUT...
 
-prints one line per image, ``IMAGE: name 97.31%, name 1.20%, ...``, and exits
-with status 2 and a one-line ``error: ...`` on bad input.
+Each INPUT is an image file, a folder (its images, recursively, sorted) or a
+glob pattern (quoted, so that the shell leaves it alone: ``"photos/**/*.jpg"``).
+Images are decoded and classified ``--batch-size`` at a time, so a folder of any
+size streams through in constant memory. Output: ``text`` (default) prints
+``IMAGE: name 97.31%, name 1.20%, ...`` per image; ``table`` aligned columns
+(image, top-1 class and probability, the rest of the top k); ``json`` one JSON
+document, ``[{"image": PATH, "top_k": [{"class": NAME, "probability": P}, ...]}, ...]``.
+Bad input (no export, a missing file, a pattern or folder without images, an
+undecodable file) exits with status 2 and a one-line ``error: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +38,9 @@ import numpy as np
 from reszoo.export import CLASS_NAMES_FILE, SERVE_FLOAT, SERVE_UINT8, SUMMARY_FILE
 
 _PathTypes = (str, os.PathLike)
+# What tf.io.decode_image reads; folders and globs keep only these.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+FORMATS = ("text", "table", "json")
 
 
 def _read_class_names(export_dir: str) -> list[str]:
@@ -215,13 +226,96 @@ def format_top_k(label: str, top: Sequence[tuple[str, float]]) -> str:
     return f"{label}: " + ", ".join(f"{name} {100 * prob:.2f}%" for name, prob in top)
 
 
+def _is_image_file(path: str) -> bool:
+    return os.path.isfile(path) and path.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _images_in_folder(folder: str) -> list[str]:
+    found = [os.path.join(root, name) for root, _, names in os.walk(folder) for name in names]
+    return sorted(p for p in found if _is_image_file(p))
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[str]:
+    """Image paths from files, folders (recursively) and glob patterns, in the order given.
+
+    An explicit file is kept whatever its extension (decoding reports a
+    non-image); folders and patterns yield only files with an image extension.
+    Raises FileNotFoundError for a missing file and ValueError for a folder or
+    pattern without images.
+    """
+    paths: list[str] = []
+    for item in inputs:
+        if glob.has_magic(item) and not os.path.exists(item):
+            matches = sorted(glob.glob(item, recursive=True))
+            found = [
+                p for m in matches for p in (_images_in_folder(m) if os.path.isdir(m) else [m]) if _is_image_file(p)
+            ]
+            what = f"the pattern {item!r} matches"
+        elif os.path.isdir(item):
+            found, what = _images_in_folder(item), f"the folder {item} holds"
+        elif os.path.isfile(item):
+            found, what = [item], ""
+        else:
+            raise FileNotFoundError(f"No image file, folder or pattern match at {item}.")
+        if not found:
+            raise ValueError(f"{what} no images ({', '.join(IMAGE_EXTENSIONS)}).")
+        paths.extend(found)
+    return paths
+
+
+def classify_in_batches(
+    predictor: Predictor, paths: Sequence[str], *, top_k: int, batch_size: int
+) -> Iterator[tuple[str, list[tuple[str, float]]]]:
+    """``(path, top k)`` for every path, decoding only ``batch_size`` images at a time."""
+    for start in range(0, len(paths), batch_size):
+        chunk = list(paths[start : start + batch_size])
+        yield from zip(chunk, predictor.classify(chunk, top_k=top_k), strict=True)
+
+
+def format_table(results: Sequence[tuple[str, list[tuple[str, float]]]]) -> str:
+    """Aligned columns: image, top-1 class, its probability, then the other top classes."""
+    rows = [
+        (path, top[0][0], f"{100 * top[0][1]:.2f}%", ", ".join(f"{n} {100 * p:.2f}%" for n, p in top[1:]))
+        for path, top in results
+    ]
+    header = ("image", "class", "prob", "next")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    return "\n".join(
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip() for r in [header, *rows]
+    )
+
+
+def format_json(results: Sequence[tuple[str, list[tuple[str, float]]]]) -> str:
+    return json.dumps(
+        [{"image": p, "top_k": [{"class": n, "probability": prob} for n, prob in top]} for p, top in results],
+        indent=2,
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m reszoo.predict", description="Classify image files with an exported reszoo model."
     )
     parser.add_argument("--model-dir", required=True, help="export folder written by reszoo.train")
-    parser.add_argument("--top-k", type=int, default=5, help="classes to print per image (default 5)")
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, GIF, BMP, WebP)")
+    parser.add_argument("--top-k", type=_positive_int, default=5, help="classes to print per image (default 5)")
+    parser.add_argument("--batch-size", type=_positive_int, default=64, help="images decoded and run at once (64)")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="text (default), table or json")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        metavar="INPUT",
+        help="image files (JPEG, PNG, GIF, BMP, WebP), folders (searched recursively) or quoted glob patterns",
+    )
     return parser
 
 
@@ -229,13 +323,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
+        paths = expand_inputs(args.images)
         predictor = Predictor(args.model_dir)
-        results = predictor.classify(list(args.images), top_k=args.top_k)
+        results = classify_in_batches(predictor, paths, top_k=args.top_k, batch_size=args.batch_size)
+        if args.format == "text":  # streams: each batch prints as soon as it is classified
+            for path, top in results:
+                print(format_top_k(path, top), flush=True)
+        else:
+            print(format_table(list(results)) if args.format == "table" else format_json(list(results)))
     except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print("error: " + " ".join(str(error).split()), file=sys.stderr)
         return 2
-    for path, top in zip(args.images, results, strict=True):
-        print(format_top_k(path, top))
     return 0
 
 

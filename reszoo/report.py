@@ -17,8 +17,8 @@ import json
 import os
 import statistics
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass

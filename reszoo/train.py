@@ -85,7 +85,7 @@ from reszoo.callbacks import (
     read_json,
     write_json_atomic,
 )
-from reszoo.export import HISTORY_FILE, check_export_dir, staged_export, write_model_files
+from reszoo.export import HISTORY_FILE, check_export_dir, export_for_serving, staged_export, write_model_files
 from reszoo.recipes import RECIPES, get_recipe
 from reszoo.schedules import SCHEDULES, check_milestones, make_schedule, scale_milestones
 
@@ -135,7 +135,15 @@ BEST_WEIGHTS_FILE, LOGS_DIR = "best.weights.h5", "logs"
 # Arguments that must match for a backup to be resumed: the weights' shapes and the data depend on them.
 RESUME_KEYS = ("model", "build_kwargs", "dataset", "image_size", "val_split", "precision", "seed")
 # Arguments that do not change what is trained (left out of the run fingerprint).
-NOT_TRAINING_KEYS = ("export_dir", "backup_dir", "verbose", "tensorboard", "list_recipes", "build_kwargs")
+NOT_TRAINING_KEYS = (
+    "export_dir",
+    "serving_dir",
+    "backup_dir",
+    "verbose",
+    "tensorboard",
+    "list_recipes",
+    "build_kwargs",
+)
 
 
 class UsageError(ValueError):
@@ -320,6 +328,11 @@ def _add_reliability_arguments(p: argparse.ArgumentParser) -> None:
         "--export-dir",
         default=None,
         help="output folder (default saved_models/<model>-<dataset>-<timestamp>); must not exist or be empty",
+    )
+    p.add_argument(
+        "--serving-dir",
+        default=None,
+        help="also copy the SavedModel into TF Serving's layout, SERVING_DIR/<next version>/ (reszoo.export)",
     )
     p.add_argument(
         "--backup-dir",
@@ -1058,6 +1071,8 @@ def export(args, model, strategy, bundle, backup: Backup, summary, history) -> N
         if args.tensorboard and os.path.isdir(backup.logs):
             shutil.copytree(backup.logs, os.path.join(staging, LOGS_DIR))
     shutil.rmtree(backup.path, ignore_errors=True)
+    if args.serving_dir:
+        log(f"TF Serving version folder: {export_for_serving(args.export_dir, args.serving_dir)}")
     val = "" if summary["val_error"] is None else f", val error {summary['val_error']:.2f}%"
     log(
         f"{bundle.name}: test error {summary['test_error']:.2f}%, train error {summary['train_error']:.2f}%{val}, "

@@ -221,3 +221,93 @@ def test_predict_cli_prints_top_classes_and_fails_cleanly(exported, tmp_path, ca
     assert predict.main(["--model-dir", str(tmp_path / "nowhere"), paths[0]]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: No export folder at") and "Traceback" not in err
+
+
+def write_image_tree(root, images):
+    """root/a.png, root/sub/b.png, root/sub/c.PNG and a non-image root/notes.txt."""
+    (root / "sub").mkdir(parents=True)
+    paths = [root / "a.png", root / "sub" / "b.png", root / "sub" / "c.PNG"]
+    for path, image in zip(paths, images, strict=False):
+        write_png(path, image)
+    (root / "notes.txt").write_text("not an image")
+    return [str(p) for p in paths]
+
+
+def test_predict_cli_expands_folders_and_globs_in_batches_and_prints_json(exported, tmp_path, capsys, monkeypatch):
+    paths = write_image_tree(tmp_path / "imgs", exported["images"][:3])
+    calls = []
+    classify = predict.Predictor.classify
+    monkeypatch.setattr(
+        predict.Predictor, "classify", lambda self, x, top_k: calls.append(len(x)) or classify(self, x, top_k)
+    )
+    argv = ["--model-dir", exported["path"], "--top-k", "2", "--batch-size", "2", "--format", "json"]
+    assert predict.main([*argv, str(tmp_path / "imgs"), str(tmp_path / "imgs" / "**" / "b.png")]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["image"] for r in results] == sorted(paths) + [paths[1]]  # the folder recursively, then the glob
+    assert calls == [2, 2]  # four images, two batches of two
+    expected = dict(zip(paths, exported["expected"][:3], strict=True))
+    for result in results:
+        row = expected[result["image"]]
+        assert [t["class"] for t in result["top_k"]] == [CLASSES[i] for i in np.argsort(-row)[:2]]
+        assert result["top_k"][0]["probability"] == pytest.approx(float(row.max()), abs=1e-5)
+
+
+def test_predict_cli_table_has_one_aligned_row_per_image(exported, tmp_path, capsys):
+    paths = write_image_tree(tmp_path / "imgs", exported["images"][:3])
+    assert (
+        predict.main(
+            ["--model-dir", exported["path"], "--format", "table", "--top-k", "3", str(tmp_path / "imgs" / "*.png")]
+        )
+        == 0
+    )
+    header, *rows = capsys.readouterr().out.strip().splitlines()
+    assert header.split() == ["image", "class", "prob", "next"] and len(rows) == 1
+    row = exported["expected"][0]
+    assert rows[0].split()[:3] == [paths[0], CLASSES[int(np.argmax(row))], f"{100 * row.max():.2f}%"]
+    assert rows[0].index(CLASSES[int(np.argmax(row))]) == header.index("class")
+
+
+@pytest.mark.parametrize(
+    "make_input, message",
+    [
+        (lambda root: str(root), "error: the folder {root} holds no images (.jpg"),
+        (lambda root: str(root / "*.jpg"), "error: the pattern '{root}/*.jpg' matches no images"),
+        (lambda root: str(root / "missing.png"), "error: No image file, folder or pattern match at {root}/missing.png"),
+    ],
+)
+def test_predict_cli_names_inputs_without_images(exported, tmp_path, capsys, make_input, message):
+    (tmp_path / "notes.txt").write_text("no images here")
+    assert predict.main(["--model-dir", exported["path"], make_input(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message.format(root=tmp_path)) and "Traceback" not in err
+
+
+def test_export_for_serving_writes_numbered_version_folders(exported, tmp_path, capsys):
+    base = tmp_path / "models" / "tiny"
+    first = export.export_for_serving(exported["path"], base)
+    assert first == str(base / "1")
+    assert export.main([exported["path"], "--serving-dir", str(base)]) == 0
+    assert capsys.readouterr().out.strip() == str(base / "2")
+    assert sorted(os.listdir(base)) == ["1", "2"]  # nothing staged left behind
+    assert set(os.listdir(base / "2")) >= {"saved_model.pb", "variables", "class_names.json"}
+    assert "model.keras" not in os.listdir(base / "2")  # a serving folder holds the SavedModel only
+    served = tf.saved_model.load(str(base / "2"))
+    np.testing.assert_allclose(
+        served.signatures["serving_default"](images=tf.constant(exported["images"], tf.float32))["output_0"].numpy(),
+        exported["expected"],
+        atol=1e-5,
+    )
+    assert export.export_for_serving(exported["path"], base, version=7) == str(base / "7")
+    assert export.next_serving_version(str(base)) == 8
+
+
+def test_export_for_serving_refuses_existing_versions_and_non_exports(exported, tmp_path, capsys):
+    base = tmp_path / "tiny"
+    export.export_for_serving(exported["path"], base, version=3)
+    with pytest.raises(ValueError, match=r"version 3 already exists at .*; pass another --version"):
+        export.export_for_serving(exported["path"], base, version=3)
+    with pytest.raises(ValueError, match=r"version must be a positive integer .* Received: 0"):
+        export.export_for_serving(exported["path"], base, version=0)
+    assert export.main([str(tmp_path), "--serving-dir", str(base)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path} is not an export folder: it has no saved_model.pb")
+    assert sorted(os.listdir(base)) == ["3"]

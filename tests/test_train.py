@@ -665,3 +665,13 @@ def test_tensorboard_logs_land_in_the_export(tmp_path):
         assert events and all(name.startswith("events.out.tfevents.") for name in events), split
         assert os.path.getsize(tmp_path / "out" / "logs" / split / events[0]) > 0
     assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_serving_dir_adds_a_tf_serving_version_folder_with_the_same_model(tmp_path):
+    tiny_run(tmp_path, "--epochs", "1", "--serving-dir", str(tmp_path / "serving" / "reszoo"))
+    version = tmp_path / "serving" / "reszoo" / "1"
+    assert sorted(os.listdir(tmp_path / "serving" / "reszoo")) == ["1"]  # no staging folder left
+    assert {"saved_model.pb", "variables", "class_names.json"} <= set(os.listdir(version))
+    images = tf.constant(np.random.default_rng(0).uniform(0, 255, size=(3, 8, 8, 3)).astype("float32"))
+    exported, served = tf.saved_model.load(str(tmp_path / "out")), tf.saved_model.load(str(version))
+    np.testing.assert_allclose(served.serve(images).numpy(), exported.serve(images).numpy(), atol=1e-6)

@@ -1,7 +1,6 @@
 """Small serializable layers and block helpers shared by the families."""
 
 from reszoo.layers.attention import ChannelPool, apply_attention, cbam, squeeze_excitation
-from reszoo.layers.shake import SHAKE_LEVELS, SHAKE_MODES, ShakeShake
 from reszoo.layers.core import (
     BN_EPSILON,
     BN_MOMENTUM,
@@ -15,6 +14,7 @@ from reszoo.layers.core import (
     linear_survival,
     relu,
 )
+from reszoo.layers.shake import SHAKE_LEVELS, SHAKE_MODES, ShakeShake
 
 __all__ = [
     "BN_EPSILON",
