@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TRAIN_ARGS ?=
 
-.PHONY: venv train test test-all smoke clean
+.PHONY: venv train test test-all lint smoke clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: venv
 
 test-all: venv
 	$(PY) -m pytest -q
+
+# Lint and formatting, pinned so that a new ruff release cannot turn CI red (rules in pyproject.toml).
+lint: venv
+	$(PY) -m ruff check reszoo tests notebooks benchmarks
+	$(PY) -m ruff format --check reszoo tests notebooks benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -128,7 +128,13 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> t
 
 
 def train(
-    kind: str, depth: int, *, images: int, epochs: int, batch_size: int = 128, seed: int = 0,
+    kind: str,
+    depth: int,
+    *,
+    images: int,
+    epochs: int,
+    batch_size: int = 128,
+    seed: int = 0,
     channels_last: bool = False,
 ) -> dict:
     """Train on ``images`` synthetic images for ``epochs`` epochs; returns per-epoch seconds and the model's size."""
@@ -184,8 +190,15 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--channels-last", action="store_true")
     args = p.parse_args(argv)
-    result = train(args.kind, args.depth, images=args.images, epochs=args.epochs, batch_size=args.batch_size,
-                   seed=args.seed, channels_last=args.channels_last)
+    result = train(
+        args.kind,
+        args.depth,
+        images=args.images,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        channels_last=args.channels_last,
+    )
     print(json.dumps(result))
     return result
 

@@ -86,15 +86,40 @@ def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_reszoo(kind: str, depth: int, *, images: int, epochs: int, batch_size: int, workdir: str,
-               env: dict[str, str] | None = None, python: str = sys.executable) -> dict[str, Any]:
+def run_reszoo(
+    kind: str,
+    depth: int,
+    *,
+    images: int,
+    epochs: int,
+    batch_size: int,
+    workdir: str,
+    env: dict[str, str] | None = None,
+    python: str = sys.executable,
+) -> dict[str, Any]:
     family, extra = RESZOO_MODELS[kind]
     export_dir = tempfile.mkdtemp(prefix=f"reszoo-{kind}{depth}-", dir=workdir)
     os.rmdir(export_dir)  # reszoo.train wants a folder that does not exist yet
-    command = [python, "-m", "reszoo.train", "--model", family, "--set", f"depth={depth}",
-               *[f"--set={k}={v}" for k, v in extra.items()],
-               "--dataset", f"synthetic:{images}", "--epochs", str(epochs), "--batch-size", str(batch_size),
-               "--seed", "0", "--export-dir", export_dir]
+    command = [
+        python,
+        "-m",
+        "reszoo.train",
+        "--model",
+        family,
+        "--set",
+        f"depth={depth}",
+        *[f"--set={k}={v}" for k, v in extra.items()],
+        "--dataset",
+        f"synthetic:{images}",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        str(batch_size),
+        "--seed",
+        "0",
+        "--export-dir",
+        export_dir,
+    ]
     completed = subprocess.run(command, cwd=ROOT, env=_environment(env), capture_output=True, text=True)
     if completed.returncode:
         raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
@@ -109,10 +134,23 @@ def run_reszoo(kind: str, depth: int, *, images: int, epochs: int, batch_size: i
     }
 
 
-def run_pytorch(kind: str, depth: int, *, images: int, epochs: int, batch_size: int,
-                python: str = sys.executable) -> dict[str, Any]:
-    command = [python, os.path.join(HERE, "peer_pytorch.py"), "--kind", kind, "--depth", str(depth),
-               "--images", str(images), "--epochs", str(epochs), "--batch-size", str(batch_size)]
+def run_pytorch(
+    kind: str, depth: int, *, images: int, epochs: int, batch_size: int, python: str = sys.executable
+) -> dict[str, Any]:
+    command = [
+        python,
+        os.path.join(HERE, "peer_pytorch.py"),
+        "--kind",
+        kind,
+        "--depth",
+        str(depth),
+        "--images",
+        str(images),
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        str(batch_size),
+    ]
     completed = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True)
     if completed.returncode:
         raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
@@ -122,14 +160,24 @@ def run_pytorch(kind: str, depth: int, *, images: int, epochs: int, batch_size: 
     return result
 
 
-def compare(kind: str, depth: int, *, images: int, epochs: int, batch_size: int, repeats: int,
-            workdir: str, reszoo_env: dict[str, str] | None = None) -> dict[str, Any]:
+def compare(
+    kind: str,
+    depth: int,
+    *,
+    images: int,
+    epochs: int,
+    batch_size: int,
+    repeats: int,
+    workdir: str,
+    reszoo_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Alternate reszoo and PyTorch runs (swapping the order each repeat); medians and their ratio."""
     params = check_same_networks(kind, depth)
     runs: dict[str, list[dict[str, Any]]] = {"reszoo": [], "pytorch": []}
     runners = {
-        "reszoo": lambda: run_reszoo(kind, depth, images=images, epochs=epochs, batch_size=batch_size,
-                                     workdir=workdir, env=reszoo_env),
+        "reszoo": lambda: run_reszoo(
+            kind, depth, images=images, epochs=epochs, batch_size=batch_size, workdir=workdir, env=reszoo_env
+        ),
         "pytorch": lambda: run_pytorch(kind, depth, images=images, epochs=epochs, batch_size=batch_size),
     }
     for repeat in range(repeats):
@@ -154,17 +202,38 @@ def compare(kind: str, depth: int, *, images: int, epochs: int, batch_size: int,
 
 
 def render(rows: list[dict[str, Any]], markdown: bool) -> str:
-    headers = ["network", "depth", "params", "reszoo img/s", "PyTorch img/s", "reszoo / PyTorch",
-               "best epochs: reszoo", "PyTorch", "ratio"]
-    cells = [[r["kind"], str(r["depth"]), f"{r['params']:,}", f"{r['reszoo_images_per_second']:.1f}",
-              f"{r['pytorch_images_per_second']:.1f}", f"{r['reszoo_to_pytorch']:.2f}",
-              f"{r['reszoo_best_images_per_second']:.1f}", f"{r['pytorch_best_images_per_second']:.1f}",
-              f"{r['best_reszoo_to_pytorch']:.2f}"] for r in rows]
+    headers = [
+        "network",
+        "depth",
+        "params",
+        "reszoo img/s",
+        "PyTorch img/s",
+        "reszoo / PyTorch",
+        "best epochs: reszoo",
+        "PyTorch",
+        "ratio",
+    ]
+    cells = [
+        [
+            r["kind"],
+            str(r["depth"]),
+            f"{r['params']:,}",
+            f"{r['reszoo_images_per_second']:.1f}",
+            f"{r['pytorch_images_per_second']:.1f}",
+            f"{r['reszoo_to_pytorch']:.2f}",
+            f"{r['reszoo_best_images_per_second']:.1f}",
+            f"{r['pytorch_best_images_per_second']:.1f}",
+            f"{r['best_reszoo_to_pytorch']:.2f}",
+        ]
+        for r in rows
+    ]
     if markdown:
-        return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-                         + ["| " + " | ".join(c) + " |" for c in cells])
+        return "\n".join(
+            ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+            + ["| " + " | ".join(c) + " |" for c in cells]
+        )
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [headers, *cells])
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in [headers, *cells])
 
 
 def main(argv=None) -> dict[str, Any]:
@@ -175,8 +244,12 @@ def main(argv=None) -> dict[str, Any]:
     p.add_argument("--epochs", type=int, default=3, help="epochs per run, the first dropped (3)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3, help="runs per side, alternating (3)")
-    p.add_argument("--reszoo-env", default="", metavar="K=V[,K=V]",
-                   help="extra environment for the reszoo runs, e.g. TF_ENABLE_ONEDNN_OPTS=1")
+    p.add_argument(
+        "--reszoo-env",
+        default="",
+        metavar="K=V[,K=V]",
+        help="extra environment for the reszoo runs, e.g. TF_ENABLE_ONEDNN_OPTS=1",
+    )
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--out", default=None, help="write the results as JSON")
     args = p.parse_args(argv)
@@ -187,8 +260,10 @@ def main(argv=None) -> dict[str, Any]:
     if args.epochs < 2:
         p.error(f"--epochs must be >= 2 (the first is dropped as warm-up). Received: {args.epochs}")
     if args.images < args.batch_size or args.images % args.batch_size:
-        p.error(f"--images must be a positive multiple of --batch-size ({args.batch_size}) so both sides train "
-                f"on whole batches. Received: {args.images}")
+        p.error(
+            f"--images must be a positive multiple of --batch-size ({args.batch_size}) so both sides train "
+            f"on whole batches. Received: {args.images}"
+        )
     reszoo_env = {}
     for item in filter(None, args.reszoo_env.split(",")):
         key, sep, value = item.partition("=")
@@ -199,16 +274,28 @@ def main(argv=None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="reszoo-peer-") as workdir:
         for depth in (int(d) for d in args.depths.split(",") if d):
             for kind in kinds:
-                rows.append(compare(kind, depth, images=args.images, epochs=args.epochs,
-                                    batch_size=args.batch_size, repeats=args.repeats, workdir=workdir,
-                                    reszoo_env=reszoo_env))
+                rows.append(
+                    compare(
+                        kind,
+                        depth,
+                        images=args.images,
+                        epochs=args.epochs,
+                        batch_size=args.batch_size,
+                        repeats=args.repeats,
+                        workdir=workdir,
+                        reszoo_env=reszoo_env,
+                    )
+                )
                 print(render(rows[-1:], markdown=False).splitlines()[-1], flush=True)
     reszoo_versions = rows[0]["runs"]["reszoo"][0]["versions"] if rows else None
     result = {
         "command": "peer",
         "settings": vars(args),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                    "load_average": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        },
         "versions": {"torch": peer_pytorch.torch.__version__, **(reszoo_versions or {})},
         "rows": rows,
     }

@@ -497,8 +497,9 @@ def pipeline(args: argparse.Namespace) -> dict[str, Any]:
     pipeline_ips = images / (time.perf_counter() - start)
     pipeline_cpu_ips = images / max(time.process_time() - cpu_start, 1e-9)
 
-    model = compile_for_training(reszoo.build("fast_resnet20", input_shape=tuple(bundle.image_shape),
-                                              num_classes=bundle.num_classes))
+    model = compile_for_training(
+        reszoo.build("fast_resnet20", input_shape=tuple(bundle.image_shape), num_classes=bundle.num_classes)
+    )
     batches = synthetic_batches(args.batch_size, tuple(bundle.image_shape), bundle.num_classes)
     timing = side_by_side(
         {"train": lambda steps: train_steps(model, batches, steps)},
@@ -562,8 +563,13 @@ def params(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"Unknown family {', '.join(unknown)} for --family. Known: {', '.join(reszoo.list_models())}.")
     rows = params_rows(args.skip_slow, args.family)
-    return {"command": "params", "skip_slow": args.skip_slow, "families": args.family, "rows": rows,
-            "machine": machine_info()}
+    return {
+        "command": "params",
+        "skip_slow": args.skip_slow,
+        "families": args.family,
+        "rows": rows,
+        "machine": machine_info(),
+    }
 
 
 def with_fused_batch_norm(model: keras.Model) -> keras.Model:
@@ -676,8 +682,9 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     import tensorflow as tf
 
     set_precision(args.precision)
-    model = compile_for_training(_variant_model(reszoo.build(args.model, **dict(args.set)), args.variant),
-                                 jit_compile=False)
+    model = compile_for_training(
+        _variant_model(reszoo.build(args.model, **dict(args.set)), args.variant), jit_compile=False
+    )
     batches = synthetic_batches(args.batch_size, model.input_shape[1:], model.output_shape[-1])
     train_steps(model, batches, args.warmup_steps)
     with tempfile.TemporaryDirectory(prefix="reszoo-profile-") as logdir:
@@ -724,9 +731,22 @@ def environments(args: argparse.Namespace) -> dict[str, Any]:
     import subprocess
     import tempfile
 
-    inner = ["throughput", "--model", args.model, *[f"--set={k}={v!r}" for k, v in args.set],
-             "--batch-size", str(args.batch_size), "--precision", args.precision, "--steps", str(args.steps),
-             "--rounds", str(args.rounds), "--warmup-steps", str(args.warmup_steps)]
+    inner = [
+        "throughput",
+        "--model",
+        args.model,
+        *[f"--set={k}={v!r}" for k, v in args.set],
+        "--batch-size",
+        str(args.batch_size),
+        "--precision",
+        args.precision,
+        "--steps",
+        str(args.steps),
+        "--rounds",
+        str(args.rounds),
+        "--warmup-steps",
+        str(args.warmup_steps),
+    ]
     runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(args.env))}
     with tempfile.TemporaryDirectory(prefix="reszoo-bench-") as workdir:
         for repeat in range(args.repeats):
@@ -737,20 +757,24 @@ def environments(args: argparse.Namespace) -> dict[str, Any]:
                 command = [sys.executable, "-m", "reszoo.bench", *inner, "--out", out]
                 completed = subprocess.run(command, env=env, capture_output=True, text=True)
                 if completed.returncode:
-                    raise RuntimeError(f"{' '.join(command)} with {args.env[index]} failed:\n{completed.stderr[-2000:]}")
+                    raise RuntimeError(
+                        f"{' '.join(command)} with {args.env[index]} failed:\n{completed.stderr[-2000:]}"
+                    )
                 with open(out) as f:
                     runs[index].append(json.load(f))
     rows = []
     for index, setting in enumerate(args.env):
         train = statistics.median(r["train_images_per_second"] for r in runs[index])
-        rows.append({
-            "environment": setting,
-            "train_images_per_second": train,
-            "train_runs": [r["train_images_per_second"] for r in runs[index]],
-            "train_images_per_cpu_second": statistics.median(r["train_images_per_cpu_second"] for r in runs[index]),
-            "inference_images_per_second": statistics.median(r["inference_images_per_second"] for r in runs[index]),
-            "epoch_seconds": CIFAR_TRAIN_IMAGES / train,
-        })
+        rows.append(
+            {
+                "environment": setting,
+                "train_images_per_second": train,
+                "train_runs": [r["train_images_per_second"] for r in runs[index]],
+                "train_images_per_cpu_second": statistics.median(r["train_images_per_cpu_second"] for r in runs[index]),
+                "inference_images_per_second": statistics.median(r["inference_images_per_second"] for r in runs[index]),
+                "epoch_seconds": CIFAR_TRAIN_IMAGES / train,
+            }
+        )
     for row in rows:
         row["speedup"] = row["train_images_per_second"] / rows[0]["train_images_per_second"]
     return {
@@ -787,70 +811,128 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], markdown
 def render(result: dict[str, Any], markdown: bool = False) -> str:
     command = result["command"]
     if command == "units":
-        headers = ["depth", "model", "params", "images/s", "s/epoch", "ratio", "paper s/epoch", "paper ratio",
-                   "images/CPU-s"]
+        headers = [
+            "depth",
+            "model",
+            "params",
+            "images/s",
+            "s/epoch",
+            "ratio",
+            "paper s/epoch",
+            "paper ratio",
+            "images/CPU-s",
+        ]
         rows = [
-            [r["depth"], r["model"], f"{r['params']:,}", f"{r['images_per_second']:.1f}", f"{r['epoch_seconds']:.1f}",
-             f"{r['ratio_to_resnet']:.3f}", _fmt(r["paper_epoch_seconds"], ".2f"), _fmt(r["paper_ratio_to_resnet"], ".3f"),
-             f"{r['images_per_cpu_second']:.1f}"]
+            [
+                r["depth"],
+                r["model"],
+                f"{r['params']:,}",
+                f"{r['images_per_second']:.1f}",
+                f"{r['epoch_seconds']:.1f}",
+                f"{r['ratio_to_resnet']:.3f}",
+                _fmt(r["paper_epoch_seconds"], ".2f"),
+                _fmt(r["paper_ratio_to_resnet"], ".3f"),
+                f"{r['images_per_cpu_second']:.1f}",
+            ]
             for r in result["rows"]
         ]
         return format_table(headers, rows, markdown)
     if command == "params":
         headers = ["family", "preset", "ours (trainable)", "published (M)", "exact", "match"]
         rows = [
-            [r["family"], r["preset"], f"{r['ours']:,}", _fmt(r["published_m"]), _fmt(r["exact"], ","),
-             {True: "✓", False: "✗", None: "—"}[r["match"]]]
+            [
+                r["family"],
+                r["preset"],
+                f"{r['ours']:,}",
+                _fmt(r["published_m"]),
+                _fmt(r["exact"], ","),
+                {True: "✓", False: "✗", None: "—"}[r["match"]],
+            ]
             for r in result["rows"]
         ]
         return format_table(headers, rows, markdown)
     if command == "variants":
         headers = ["variant", "images/s", "s/epoch", "speed-up", "images/CPU-s", "CPU speed-up"]
-        rows = [[r["variant"], f"{r['images_per_second']:.1f}", f"{r['epoch_seconds']:.1f}", f"{r['speedup']:.3f}",
-                 f"{r['images_per_cpu_second']:.1f}", f"{r['cpu_speedup']:.3f}"] for r in result["rows"]]
+        rows = [
+            [
+                r["variant"],
+                f"{r['images_per_second']:.1f}",
+                f"{r['epoch_seconds']:.1f}",
+                f"{r['speedup']:.3f}",
+                f"{r['images_per_cpu_second']:.1f}",
+                f"{r['cpu_speedup']:.3f}",
+            ]
+            for r in result["rows"]
+        ]
         return format_table(headers, rows, markdown)
     if command == "profile":
         headers = ["op", "ms per step", "share"]
-        rows = [[r["op"], f"{r['ms_per_step']:.1f}", f"{100 * r['share']:.1f}%"]
-                for r in result["rows"] if r["share"] >= 0.005]
+        rows = [
+            [r["op"], f"{r['ms_per_step']:.1f}", f"{100 * r['share']:.1f}%"]
+            for r in result["rows"]
+            if r["share"] >= 0.005
+        ]
         return f"kernel time per step: {result['kernel_ms_per_step']:.0f} ms\n" + format_table(headers, rows, markdown)
     if command == "envs":
         headers = ["environment", "train images/s", "s/epoch", "speed-up", "images/CPU-s", "inference images/s"]
-        rows = [[",".join(f"{k}={v}" for k, v in r["environment"].items()) or "(unchanged)",
-                 f"{r['train_images_per_second']:.1f}", f"{r['epoch_seconds']:.1f}", f"{r['speedup']:.3f}",
-                 f"{r['train_images_per_cpu_second']:.1f}", f"{r['inference_images_per_second']:.1f}"]
-                for r in result["rows"]]
+        rows = [
+            [
+                ",".join(f"{k}={v}" for k, v in r["environment"].items()) or "(unchanged)",
+                f"{r['train_images_per_second']:.1f}",
+                f"{r['epoch_seconds']:.1f}",
+                f"{r['speedup']:.3f}",
+                f"{r['train_images_per_cpu_second']:.1f}",
+                f"{r['inference_images_per_second']:.1f}",
+            ]
+            for r in result["rows"]
+        ]
         return format_table(headers, rows, markdown)
     if command == "throughput":
         memory = result["memory"]
         lines = [
             ("model", f"{result['model']} ({result['params']:,} trainable parameters)"),
-            ("training", f"{result['train_images_per_second']:.1f} images/s ({result['epoch_seconds']:.1f} s per CIFAR epoch)"),
+            (
+                "training",
+                f"{result['train_images_per_second']:.1f} images/s ({result['epoch_seconds']:.1f} s per CIFAR epoch)",
+            ),
             ("inference", f"{result['inference_images_per_second']:.1f} images/s"),
-            ("forward", f"{result['forward_macs_per_image'] / 1e6:.2f}M multiply-adds per image"
-             + (f" (not counted: {', '.join(result['uncounted_layers'])})" if result["uncounted_layers"] else "")),
-            ("training FLOP/s", f"{result['training_flops_per_second'] / 1e9:.2f} GFLOP/s "
-             f"({result['training_flops_per_image'] / 1e9:.3f} GFLOP per image)"),
-            ("peak memory", f"{memory['peak_rss_mib']} MiB RSS"
-             + (f", {memory['device_peak_mib']} MiB device" if memory["device_peak_mib"] is not None else "")),
+            (
+                "forward",
+                f"{result['forward_macs_per_image'] / 1e6:.2f}M multiply-adds per image"
+                + (f" (not counted: {', '.join(result['uncounted_layers'])})" if result["uncounted_layers"] else ""),
+            ),
+            (
+                "training FLOP/s",
+                f"{result['training_flops_per_second'] / 1e9:.2f} GFLOP/s "
+                f"({result['training_flops_per_image'] / 1e9:.3f} GFLOP per image)",
+            ),
+            (
+                "peak memory",
+                f"{memory['peak_rss_mib']} MiB RSS"
+                + (f", {memory['device_peak_mib']} MiB device" if memory["device_peak_mib"] is not None else ""),
+            ),
         ]
         return "\n".join(f"{k:>16}: {v}" for k, v in lines)
     if command == "pipeline":
-        return "\n".join([
-            f"pipeline ({result['dataset']}): {result['pipeline_images_per_second']:.0f} images/s, "
-            f"{result['pipeline_images_per_cpu_second']:.0f} images per CPU-second",
-            f"training ({result['train_model']}): {result['train_images_per_second']:.1f} images/s, "
-            f"{result['train_images_per_cpu_second']:.1f} images per CPU-second",
-            f"pipeline / training: {result['pipeline_to_train_ratio']:.1f}x "
-            f"(per CPU-second: {result['pipeline_to_train_cpu_ratio']:.1f}x)",
-        ])
+        return "\n".join(
+            [
+                f"pipeline ({result['dataset']}): {result['pipeline_images_per_second']:.0f} images/s, "
+                f"{result['pipeline_images_per_cpu_second']:.0f} images per CPU-second",
+                f"training ({result['train_model']}): {result['train_images_per_second']:.1f} images/s, "
+                f"{result['train_images_per_cpu_second']:.1f} images per CPU-second",
+                f"pipeline / training: {result['pipeline_to_train_ratio']:.1f}x "
+                f"(per CPU-second: {result['pipeline_to_train_cpu_ratio']:.1f}x)",
+            ]
+        )
     raise ValueError(f"Unknown command {command!r}")
 
 
 def machine_line(machine: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
-    return (f"{machine['date']} | {machine['platform']} | {machine['cpus_usable']} CPUs | backend {machine['backend']} "
-            f"| load {machine['load_average']} | {versions}")
+    return (
+        f"{machine['date']} | {machine['platform']} | {machine['cpus_usable']} CPUs | backend {machine['backend']} "
+        f"| load {machine['load_average']} | {versions}"
+    )
 
 
 # CLI ---------------------------------------------------------------------------------------
@@ -868,9 +950,13 @@ def _model_args(p: argparse.ArgumentParser, default_batch: int = 128) -> None:
 
 
 def _jit_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jit-compile", type=lambda s: {"true": True, "false": False, "auto": "auto"}[s.lower()],
-                   default="auto", metavar="{auto,true,false}",
-                   help="XLA; auto is Keras' choice: on for JAX, off for TensorFlow on a CPU")
+    p.add_argument(
+        "--jit-compile",
+        type=lambda s: {"true": True, "false": False, "auto": "auto"}[s.lower()],
+        default="auto",
+        metavar="{auto,true,false}",
+        help="XLA; auto is Keras' choice: on for JAX, off for TensorFlow on a CPU",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -918,8 +1004,14 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
 
     p = sub.add_parser("envs", help="one model's throughput under several environments, alternating processes")
-    p.add_argument("--env", action="append", type=parse_environment, required=True, metavar="K=V[,K=V]|-",
-                   help="an environment to compare (repeatable; '-' = unchanged), e.g. TF_ENABLE_ONEDNN_OPTS=1")
+    p.add_argument(
+        "--env",
+        action="append",
+        type=parse_environment,
+        required=True,
+        metavar="K=V[,K=V]|-",
+        help="an environment to compare (repeatable; '-' = unchanged), e.g. TF_ENABLE_ONEDNN_OPTS=1",
+    )
     p.add_argument("--model", required=True, help="family or preset name")
     p.add_argument("--set", action="append", type=parse_set_item, default=[], metavar="KEY=VALUE")
     p.add_argument("--repeats", type=positive_int, default=3, help="processes per environment, alternating (3)")

@@ -31,8 +31,8 @@ class Recipe:
     lr: float
     weight_decay: float
     epochs: int | None = None
-    milestones: tuple[int, ...] = ()          # epochs
-    iterations: int | None = None             # budget in iterations (converted to epochs)
+    milestones: tuple[int, ...] = ()  # epochs
+    iterations: int | None = None  # budget in iterations (converted to epochs)
     milestone_iterations: tuple[int, ...] = ()
     milestone_fractions: tuple[float, ...] = ()  # of the epochs (DenseNet: 50% and 75%)
     schedule: str = "step"
@@ -40,11 +40,11 @@ class Recipe:
     momentum: float = 0.9
     nesterov: bool = True
     warmup_epochs: int = 0
-    warmup_lr: float | None = None            # constant warm-up lr (He et al.'s 0.01); None = linear ramp
-    warmup_iterations: int = 0                # constant warm-up at warmup_lr for at most this many batches
-    warmup_accuracy: float | None = None      # ... ending earlier once the training accuracy reaches this
+    warmup_lr: float | None = None  # constant warm-up lr (He et al.'s 0.01); None = linear ramp
+    warmup_iterations: int = 0  # constant warm-up at warmup_lr for at most this many batches
+    warmup_accuracy: float | None = None  # ... ending earlier once the training accuracy reaches this
     augment: str = "standard"
-    cutout: int = 0                           # Cutout patch side in pixels (DeVries & Taylor 2017); 0 = none
+    cutout: int = 0  # Cutout patch side in pixels (DeVries & Taylor 2017); 0 = none
     label_smoothing: float = 0.0
     model_args: dict[str, Any] = field(default_factory=dict)  # e.g. WRN's dropout 0.3
     lr_c100: float | None = None
@@ -120,40 +120,105 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
-        Recipe("fastresnet", "FastResNet seed, Sec. 3", batch_size=128, lr=0.1, weight_decay=1e-4, epochs=160, milestones=(80, 120)),
         Recipe(
-            "he2015", "He et al. 2015, Sec. 4.2", batch_size=128, lr=0.1, weight_decay=1e-4, iterations=64_000,
-            milestone_iterations=(32_000, 48_000), nesterov=False, warmup_lr=0.01, warmup_iterations=400,
-            warmup_accuracy=0.2, notes="warm-up used for ResNet-110 and deeper; harmless for shallower nets",
+            "fastresnet",
+            "FastResNet seed, Sec. 3",
+            batch_size=128,
+            lr=0.1,
+            weight_decay=1e-4,
+            epochs=160,
+            milestones=(80, 120),
         ),
         Recipe(
-            "preact2016", "He et al. 2016, Sec. 4 / appendix", batch_size=128, lr=0.1, weight_decay=1e-4, iterations=64_000,
-            milestone_iterations=(32_000, 48_000), warmup_lr=0.01, warmup_iterations=400,
+            "he2015",
+            "He et al. 2015, Sec. 4.2",
+            batch_size=128,
+            lr=0.1,
+            weight_decay=1e-4,
+            iterations=64_000,
+            milestone_iterations=(32_000, 48_000),
+            nesterov=False,
+            warmup_lr=0.01,
+            warmup_iterations=400,
+            warmup_accuracy=0.2,
+            notes="warm-up used for ResNet-110 and deeper; harmless for shallower nets",
+        ),
+        Recipe(
+            "preact2016",
+            "He et al. 2016, Sec. 4 / appendix",
+            batch_size=128,
+            lr=0.1,
+            weight_decay=1e-4,
+            iterations=64_000,
+            milestone_iterations=(32_000, 48_000),
+            warmup_lr=0.01,
+            warmup_iterations=400,
             notes="the official code builds on fb.resnet.torch, whose SGD is Nesterov",
         ),
         Recipe(
-            "wrn", "Zagoruyko & Komodakis 2016, Sec. 3", batch_size=128, lr=0.1, weight_decay=5e-4, epochs=200,
-            milestones=(60, 120, 160), gamma=0.2, model_args={"dropout": 0.3},
+            "wrn",
+            "Zagoruyko & Komodakis 2016, Sec. 3",
+            batch_size=128,
+            lr=0.1,
+            weight_decay=5e-4,
+            epochs=200,
+            milestones=(60, 120, 160),
+            gamma=0.2,
+            model_args={"dropout": 0.3},
         ),
         Recipe(
-            "pyramidnet", "Han et al. 2017, Sec. 4", batch_size=128, lr=0.1, lr_c100=0.5, weight_decay=1e-4, epochs=300,
+            "pyramidnet",
+            "Han et al. 2017, Sec. 4",
+            batch_size=128,
+            lr=0.1,
+            lr_c100=0.5,
+            weight_decay=1e-4,
+            epochs=300,
             milestones=(150, 225),
         ),
         Recipe(
-            "densenet", "Huang et al. 2017, Sec. 4.2", batch_size=64, lr=0.1, weight_decay=1e-4, epochs=300,
+            "densenet",
+            "Huang et al. 2017, Sec. 4.2",
+            batch_size=64,
+            lr=0.1,
+            weight_decay=1e-4,
+            epochs=300,
             milestone_fractions=(0.5, 0.75),
         ),
         Recipe(
-            "stochastic_depth", "Huang et al. 2016, Sec. 4", batch_size=128, lr=0.1, weight_decay=1e-4, epochs=500,
+            "stochastic_depth",
+            "Huang et al. 2016, Sec. 4",
+            batch_size=128,
+            lr=0.1,
+            weight_decay=1e-4,
+            epochs=500,
             milestones=(250, 375),
         ),
         Recipe(
-            "resnext", "Xie et al. 2017, Sec. 5.3", batch_size=128, lr=0.1, weight_decay=5e-4, epochs=300,
+            "resnext",
+            "Xie et al. 2017, Sec. 5.3",
+            batch_size=128,
+            lr=0.1,
+            weight_decay=5e-4,
+            epochs=300,
             milestones=(150, 225),
         ),
-        Recipe("shake_shake", "Gastaldi 2017, Sec. 2.3", batch_size=128, lr=0.2, weight_decay=1e-4, epochs=1800, schedule="cosine"),
         Recipe(
-            "attention", "Wang et al. 2017, Sec. 4.1", batch_size=64, lr=0.1, weight_decay=1e-4, iterations=160_000,
+            "shake_shake",
+            "Gastaldi 2017, Sec. 2.3",
+            batch_size=128,
+            lr=0.2,
+            weight_decay=1e-4,
+            epochs=1800,
+            schedule="cosine",
+        ),
+        Recipe(
+            "attention",
+            "Wang et al. 2017, Sec. 4.1",
+            batch_size=64,
+            lr=0.1,
+            weight_decay=1e-4,
+            iterations=160_000,
             milestone_iterations=(64_000, 96_000),
         ),
     )

@@ -38,7 +38,7 @@ def check_gradients_reach_every_weight(model, images, labels):
     with tf.GradientTape() as tape:
         loss = loss_fn(labels, model(images, training=True))
     grads = tape.gradient(loss, model.trainable_weights)
-    missing = [w.path for w, g in zip(model.trainable_weights, grads) if g is None]
+    missing = [w.path for w, g in zip(model.trainable_weights, grads, strict=True) if g is None]
     assert not missing, f"no gradient reaches {missing[:5]}"
 
 

@@ -130,8 +130,20 @@ def test_throughput_unknown_model_is_a_one_line_error(capsys):
 
 
 def test_variants_compare_keras_and_fused_batch_norm(tmp_path, capsys):
-    argv = ["variants", "--model", "preact_resnet", "--set", "depth=8", "--variant", "keras_bn",
-            "--variant", "fused_bn", "--variant", "no_bn", *TINY]
+    argv = [
+        "variants",
+        "--model",
+        "preact_resnet",
+        "--set",
+        "depth=8",
+        "--variant",
+        "keras_bn",
+        "--variant",
+        "fused_bn",
+        "--variant",
+        "no_bn",
+        *TINY,
+    ]
     result, printed = run_cli(argv, tmp_path, capsys)
     assert [r["variant"] for r in result["rows"]] == ["keras_bn", "fused_bn", "no_bn"]
     assert result["rows"][0]["speedup"] == 1.0
@@ -143,9 +155,9 @@ def test_variants_compare_keras_and_fused_batch_norm(tmp_path, capsys):
 def test_no_bn_diagnostic_removes_exactly_the_batch_norms():
     model = reszoo.build("fast_resnet", depth=8)
     stripped = bench.without_batch_norm(model)
-    bns = [l.name for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
-    assert bns and not any(isinstance(l, keras.layers.BatchNormalization) for l in stripped.layers)
-    assert [l.name for l in stripped.layers] == [l.name for l in model.layers]
+    bns = [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert bns and not any(isinstance(layer, keras.layers.BatchNormalization) for layer in stripped.layers)
+    assert [layer.name for layer in stripped.layers] == [layer.name for layer in model.layers]
     assert reszoo.trainable_params(stripped) == reszoo.trainable_params(model) - sum(
         2 * model.get_layer(n).gamma.shape[0] for n in bns
     )
@@ -163,8 +175,20 @@ def test_environment_settings_parse():
 
 @pytest.mark.slow
 def test_envs_runs_one_process_per_setting(tmp_path, capsys):
-    argv = ["envs", "--model", "resnet", "--set", "depth=8", "--env", "-", "--env", "TF_NUM_INTEROP_THREADS=1",
-            "--repeats", "1", *TINY]
+    argv = [
+        "envs",
+        "--model",
+        "resnet",
+        "--set",
+        "depth=8",
+        "--env",
+        "-",
+        "--env",
+        "TF_NUM_INTEROP_THREADS=1",
+        "--repeats",
+        "1",
+        *TINY,
+    ]
     result, printed = run_cli(argv, tmp_path, capsys)
     assert [r["environment"] for r in result["rows"]] == [{}, {"TF_NUM_INTEROP_THREADS": "1"}]
     assert all(len(r["train_runs"]) == 1 and r["train_images_per_second"] > 0 for r in result["rows"])
@@ -250,7 +274,7 @@ def _bn_pair(shape, seed=0):
     reference.build(shape)
     fused.build(shape)
     rng = np.random.default_rng(seed)
-    for a, b in zip(reference.weights, fused.weights):
+    for a, b in zip(reference.weights, fused.weights, strict=True):
         value = rng.uniform(0.5, 1.5, size=a.shape).astype("float32")
         a.assign(value)
         b.assign(value)
@@ -269,8 +293,11 @@ def test_fused_bn_matches_keras_bn_in_training():
     # Moving statistics: Keras' rule (0.9 old + 0.1 biased batch statistic), not the kernel's unbiased variance.
     np.testing.assert_allclose(fused.moving_mean, reference.moving_mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fused.moving_variance, reference.moving_variance, rtol=1e-5, atol=1e-6)
-    gradients = [tape.gradient(loss, [x, *layer.trainable_weights]) for loss, layer in zip(losses, (reference, fused))]
-    for ours, theirs in zip(gradients[1], gradients[0]):
+    gradients = [
+        tape.gradient(loss, [x, *layer.trainable_weights])
+        for loss, layer in zip(losses, (reference, fused), strict=True)
+    ]
+    for ours, theirs in zip(gradients[1], gradients[0], strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
@@ -296,10 +323,10 @@ def test_fused_bn_has_the_same_weights_layout_and_config():
 def test_fused_bn_model_trains_like_the_keras_bn_model_and_round_trips(tmp_path):
     model = reszoo.build("preact_resnet", depth=8)
     fused = bench.with_fused_batch_norm(model)
-    keras_bns = sum(type(l) is keras.layers.BatchNormalization for l in model.layers)
+    keras_bns = sum(type(layer) is keras.layers.BatchNormalization for layer in model.layers)
     assert keras_bns == 3 * 2 + 1  # two per unit and the head's
-    assert sum(type(l) is FusedBatchNormalization for l in fused.layers) == keras_bns
-    assert not any(type(l) is keras.layers.BatchNormalization for l in fused.layers)
+    assert sum(type(layer) is FusedBatchNormalization for layer in fused.layers) == keras_bns
+    assert not any(type(layer) is keras.layers.BatchNormalization for layer in fused.layers)
     assert len(fused.losses) == len(model.losses) > 0  # weight decay regularizers kept
     x, y = bench.synthetic_batches(8, count=1)[0]
     initial = model.get_weights()
@@ -311,13 +338,13 @@ def test_fused_bn_model_trains_like_the_keras_bn_model_and_round_trips(tmp_path)
     # (TF_ENABLE_ONEDNN_OPTS=1) the fused network's gradients differ from the exact ones by ~1e-3
     # relative (single layers still match; see benchmarks/RESULTS.md), so the bound is looser there.
     tolerance = 1e-2 if bench.onednn_enabled() else 1e-4
-    for before, a, b in zip(initial, model.get_weights(), fused.get_weights()):
+    for before, a, b in zip(initial, model.get_weights(), fused.get_weights(), strict=True):
         update = np.linalg.norm(a - before)
         assert np.linalg.norm(b - a) <= tolerance * update + 1e-7
     path = tmp_path / "fused.keras"
     fused.save(path)
     loaded = keras.models.load_model(path)
-    assert any(type(l) is FusedBatchNormalization for l in loaded.layers)
+    assert any(type(layer) is FusedBatchNormalization for layer in loaded.layers)
     np.testing.assert_allclose(loaded.predict_on_batch(x), fused.predict_on_batch(x), atol=1e-6)
 
 
@@ -341,8 +368,14 @@ def peer():
     return _load_benchmark_module("peer_pytorch")
 
 
-@pytest.mark.parametrize("kind, family, extra", [("preact", "preact_resnet", {}), ("fast1", "fast_resnet", {"unit_type": 1}),
-                                                ("fast2", "fast_resnet", {"unit_type": 2})])
+@pytest.mark.parametrize(
+    "kind, family, extra",
+    [
+        ("preact", "preact_resnet", {}),
+        ("fast1", "fast_resnet", {"unit_type": 1}),
+        ("fast2", "fast_resnet", {"unit_type": 2}),
+    ],
+)
 @pytest.mark.parametrize("depth", [8, 20])
 def test_peer_networks_have_reszoos_parameter_counts(peer, kind, family, extra, depth):
     ours = reszoo.trainable_params(reszoo.build(family, depth=depth, **extra))
@@ -381,8 +414,24 @@ def test_run_peer_drops_the_warmup_epoch(peer):
 @pytest.mark.slow
 def test_run_peer_end_to_end(peer, tmp_path):
     out = tmp_path / "peer.json"
-    command = [sys.executable, os.path.join(ROOT, "benchmarks", "run_peer.py"), "--kinds", "fast1", "--depths", "8",
-               "--images", "32", "--batch-size", "16", "--epochs", "2", "--repeats", "1", "--out", str(out)]
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "benchmarks", "run_peer.py"),
+        "--kinds",
+        "fast1",
+        "--depths",
+        "8",
+        "--images",
+        "32",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "2",
+        "--repeats",
+        "1",
+        "--out",
+        str(out),
+    ]
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-3000:]
     (row,) = json.loads(out.read_text())["rows"]
@@ -393,8 +442,19 @@ def test_run_peer_end_to_end(peer, tmp_path):
 
 
 def test_profile_breaks_the_step_down_by_op_type(tmp_path, capsys):
-    argv = ["profile", "--model", "fast_resnet", "--set", "depth=8", "--batch-size", "4", "--steps", "1",
-            "--warmup-steps", "1"]
+    argv = [
+        "profile",
+        "--model",
+        "fast_resnet",
+        "--set",
+        "depth=8",
+        "--batch-size",
+        "4",
+        "--steps",
+        "1",
+        "--warmup-steps",
+        "1",
+    ]
     result, printed = run_cli(argv, tmp_path, capsys)
     ops = {r["op"]: r for r in result["rows"]}
     assert {"Conv2D", "Conv2DBackpropFilter"} <= {op.replace("_MklNative", "") for op in ops}

@@ -57,7 +57,9 @@ def test_resize_images_exports_correctly_where_keras_resizing_does_not(tmp_path)
     x = np.random.default_rng(0).random((2, 4, 4, 2)).astype("float32")
     model.export(str(tmp_path / "export"), verbose=False)
     served = tf.saved_model.load(str(tmp_path / "export"))
-    np.testing.assert_allclose(np.asarray(served.serve(tf.constant(x))), np.asarray(model(x, training=False)), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(served.serve(tf.constant(x))), np.asarray(model(x, training=False)), atol=1e-5
+    )
     model.save(tmp_path / "m.keras")
     reloaded = keras.models.load_model(tmp_path / "m.keras")
     assert reloaded.layers[3].get_config()["height"] == 4

@@ -6,8 +6,17 @@ import reszoo
 from reszoo import registry
 
 SEED_FAMILIES = {
-    "resnet", "preact_resnet", "fast_resnet", "wrn", "pyramidnet", "densenet", "attention",
-    "resnext", "shake_shake", "ror", "efficientnet",
+    "resnet",
+    "preact_resnet",
+    "fast_resnet",
+    "wrn",
+    "pyramidnet",
+    "densenet",
+    "attention",
+    "resnext",
+    "shake_shake",
+    "ror",
+    "efficientnet",
 }
 
 
@@ -16,8 +25,15 @@ def test_list_models_lists_every_family_the_seeds_name():
     assert SEED_FAMILIES <= set(listing)
     every_preset = [p for presets in listing.values() for p in presets]
     assert len(every_preset) == len(set(every_preset)) == len(reszoo.presets())
-    for preset in ("stochastic_depth_resnet110", "se_resnet110", "cbam_preact_resnet164",
-                   "pyramidnet110_a270_shakedrop", "densenet_bc190_k40", "ror3_wrn58_4_sd", "efficientnet_b0"):
+    for preset in (
+        "stochastic_depth_resnet110",
+        "se_resnet110",
+        "cbam_preact_resnet164",
+        "pyramidnet110_a270_shakedrop",
+        "densenet_bc190_k40",
+        "ror3_wrn58_4_sd",
+        "efficientnet_b0",
+    ):
         assert preset in every_preset
 
 

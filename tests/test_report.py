@@ -13,7 +13,7 @@ def write_run(path, model, dataset, accuracies, val_accuracies, seconds, params=
     with open(path / "history.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["epoch", "accuracy", "loss", "val_accuracy", "val_loss", "epoch_seconds"])
-        for i, (a, v, s) in enumerate(zip(accuracies, val_accuracies, seconds)):
+        for i, (a, v, s) in enumerate(zip(accuracies, val_accuracies, seconds, strict=True)):
             writer.writerow([i, a, 1.0, v, 1.0, s])
     summary = {
         "model": model,

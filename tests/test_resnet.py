@@ -57,7 +57,7 @@ def test_fastresnet_removes_exactly_one_bn_per_unit():
     assert base - type1 == 2 * (16 * 3 + 16 + 32 * 2 + 32 + 64 * 2)
     assert base - type2 == 2 * 3 * (16 + 32 + 64)
     model = reszoo.build("fast_resnet", depth=20)
-    bns = [l for l in model.layers if l.__class__.__name__ == "BatchNormalization"]
+    bns = [layer for layer in model.layers if layer.__class__.__name__ == "BatchNormalization"]
     assert len(bns) == 9 + 1  # one per unit + the head's
 
 
@@ -107,7 +107,14 @@ def test_cifar100_head_adds_90_times_final_width_plus_one():
 
 def test_layer_names_are_hierarchical():
     names = [layer.name for layer in reszoo.build("resnet20").layers]
-    for expected in ("stem_conv", "stem_bn", "stage1_unit1_conv1", "stage2_unit1_shortcut", "stage3_unit3_add", "predictions"):
+    for expected in (
+        "stem_conv",
+        "stem_bn",
+        "stage1_unit1_conv1",
+        "stage2_unit1_shortcut",
+        "stage3_unit3_add",
+        "predictions",
+    ):
         assert expected in names
 
 

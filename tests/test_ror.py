@@ -29,7 +29,7 @@ def level_weights(width=1, levels=3):
     """Weights of the level-1 (16 -> 64k, stride 4) and level-2 (input -> output width per group) 1x1 convs."""
     widths = [16, 16 * width, 32 * width, 64 * width]
     level1 = 16 * widths[-1]
-    level2 = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    level2 = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
     return level1 + (level2 if levels == 3 else 0)
 
 

@@ -47,9 +47,7 @@ class ChannelPool(keras.layers.Layer):
     """Mean and max over the channel axis, concatenated: (N, H, W, 2)."""
 
     def call(self, x):
-        return ops.concatenate(
-            [ops.mean(x, axis=-1, keepdims=True), ops.max(x, axis=-1, keepdims=True)], axis=-1
-        )
+        return ops.concatenate([ops.mean(x, axis=-1, keepdims=True), ops.max(x, axis=-1, keepdims=True)], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 2)

@@ -118,9 +118,7 @@ class ZeroPadShortcut(keras.layers.Layer):
                 x = x[:, :: self.stride, :: self.stride, :]
         extra = self.filters - x.shape[-1]
         if extra < 0:
-            raise ValueError(
-                f"ZeroPadShortcut cannot shrink {x.shape[-1]} channels to {self.filters}."
-            )
+            raise ValueError(f"ZeroPadShortcut cannot shrink {x.shape[-1]} channels to {self.filters}.")
         if extra:
             x = ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, extra]])
         return x

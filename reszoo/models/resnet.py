@@ -228,21 +228,51 @@ _SD = "Huang et al. 2016, Deep Networks with Stochastic Depth"
 register_presets(
     "resnet",
     {
-        "resnet20": dict(kwargs=dict(depth=20), paper=_HE2015, published=0.27, exact=269_722, c10_error=8.75, recipe="he2015"),
-        "resnet32": dict(kwargs=dict(depth=32), paper=_HE2015, published=0.46, exact=464_154, c10_error=7.51, recipe="he2015"),
-        "resnet44": dict(kwargs=dict(depth=44), paper=_HE2015, published=0.66, exact=658_586, c10_error=7.17, recipe="he2015"),
-        "resnet56": dict(kwargs=dict(depth=56), paper=_HE2015, published=0.85, exact=853_018, c10_error=6.97, recipe="he2015"),
-        "resnet110": dict(kwargs=dict(depth=110), paper=_HE2015, published=1.7, exact=1_727_962, c10_error=6.43, recipe="he2015"),
-        "resnet1202": dict(kwargs=dict(depth=1202), paper=_HE2015, published=19.4, exact=19_421_274, c10_error=7.93, recipe="he2015", slow=True),
+        "resnet20": dict(
+            kwargs=dict(depth=20), paper=_HE2015, published=0.27, exact=269_722, c10_error=8.75, recipe="he2015"
+        ),
+        "resnet32": dict(
+            kwargs=dict(depth=32), paper=_HE2015, published=0.46, exact=464_154, c10_error=7.51, recipe="he2015"
+        ),
+        "resnet44": dict(
+            kwargs=dict(depth=44), paper=_HE2015, published=0.66, exact=658_586, c10_error=7.17, recipe="he2015"
+        ),
+        "resnet56": dict(
+            kwargs=dict(depth=56), paper=_HE2015, published=0.85, exact=853_018, c10_error=6.97, recipe="he2015"
+        ),
+        "resnet110": dict(
+            kwargs=dict(depth=110), paper=_HE2015, published=1.7, exact=1_727_962, c10_error=6.43, recipe="he2015"
+        ),
+        "resnet1202": dict(
+            kwargs=dict(depth=1202),
+            paper=_HE2015,
+            published=19.4,
+            exact=19_421_274,
+            c10_error=7.93,
+            recipe="he2015",
+            slow=True,
+        ),
         "stochastic_depth_resnet110": dict(
-            kwargs=dict(depth=110, drop_path=0.5, shortcut="avg"), paper=_SD, published=1.7, exact=1_727_962,
-            c10_error=5.25, c100_error=24.98, recipe="stochastic_depth",
+            kwargs=dict(depth=110, drop_path=0.5, shortcut="avg"),
+            paper=_SD,
+            published=1.7,
+            exact=1_727_962,
+            c10_error=5.25,
+            c100_error=24.98,
+            recipe="stochastic_depth",
         ),
         "stochastic_depth_resnet1202": dict(
-            kwargs=dict(depth=1202, drop_path=0.5, shortcut="avg"), paper=_SD, published=19.4, exact=19_421_274,
-            c10_error=4.91, recipe="stochastic_depth", slow=True,
+            kwargs=dict(depth=1202, drop_path=0.5, shortcut="avg"),
+            paper=_SD,
+            published=19.4,
+            exact=19_421_274,
+            c10_error=4.91,
+            recipe="stochastic_depth",
+            slow=True,
         ),
-        "se_resnet110": dict(kwargs=dict(depth=110, attention="se"), paper=_SE, c10_error=5.21, c100_error=23.85, recipe="he2015"),
+        "se_resnet110": dict(
+            kwargs=dict(depth=110, attention="se"), paper=_SE, c10_error=5.21, c100_error=23.85, recipe="he2015"
+        ),
         "cbam_resnet110": dict(kwargs=dict(depth=110, attention="cbam"), paper=_CBAM, recipe="he2015"),
     },
 )
@@ -250,25 +280,49 @@ register_presets(
 register_presets(
     "preact_resnet",
     {
-        "preact_resnet110": dict(kwargs=dict(depth=110), paper=_HE2016, published=1.7, c10_error=6.37, recipe="preact2016"),
+        "preact_resnet110": dict(
+            kwargs=dict(depth=110), paper=_HE2016, published=1.7, c10_error=6.37, recipe="preact2016"
+        ),
         "preact_resnet164": dict(
-            kwargs=dict(depth=164, bottleneck=True), paper=_HE2016, published=1.7, exact=1_703_258,
-            c10_error=5.46, c100_error=24.33, recipe="preact2016",
+            kwargs=dict(depth=164, bottleneck=True),
+            paper=_HE2016,
+            published=1.7,
+            exact=1_703_258,
+            c10_error=5.46,
+            c100_error=24.33,
+            recipe="preact2016",
         ),
         "preact_resnet1001": dict(
-            kwargs=dict(depth=1001, bottleneck=True), paper=_HE2016, published=10.2, exact=10_327_706,
-            c10_error=4.92, c100_error=22.71, recipe="preact2016", slow=True,
-            notes="the published 10.2M counts no BN parameters (10,178,490)", extra={"published_basis": "no_bn"},
+            kwargs=dict(depth=1001, bottleneck=True),
+            paper=_HE2016,
+            published=10.2,
+            exact=10_327_706,
+            c10_error=4.92,
+            c100_error=22.71,
+            recipe="preact2016",
+            slow=True,
+            notes="the published 10.2M counts no BN parameters (10,178,490)",
+            extra={"published_basis": "no_bn"},
         ),
-        "preact_resnet110_no_first_relu": dict(kwargs=dict(depth=110, unit="no_first_relu"), paper=_HAN, published=1.7, recipe="preact2016"),
-        "preact_resnet110_bn_end": dict(kwargs=dict(depth=110, unit="bn_end"), paper=_HAN, published=1.7, recipe="preact2016"),
+        "preact_resnet110_no_first_relu": dict(
+            kwargs=dict(depth=110, unit="no_first_relu"), paper=_HAN, published=1.7, recipe="preact2016"
+        ),
+        "preact_resnet110_bn_end": dict(
+            kwargs=dict(depth=110, unit="bn_end"), paper=_HAN, published=1.7, recipe="preact2016"
+        ),
         "preact_resnet110_no_first_relu_bn_end": dict(
             kwargs=dict(depth=110, unit="no_first_relu_bn_end"), paper=_HAN, published=1.7, recipe="preact2016"
         ),
         "se_preact_resnet164": dict(
-            kwargs=dict(depth=164, bottleneck=True, attention="se"), paper=_SE, c10_error=4.39, c100_error=21.31, recipe="preact2016"
+            kwargs=dict(depth=164, bottleneck=True, attention="se"),
+            paper=_SE,
+            c10_error=4.39,
+            c100_error=21.31,
+            recipe="preact2016",
         ),
-        "cbam_preact_resnet164": dict(kwargs=dict(depth=164, bottleneck=True, attention="cbam"), paper=_CBAM, recipe="preact2016"),
+        "cbam_preact_resnet164": dict(
+            kwargs=dict(depth=164, bottleneck=True, attention="cbam"), paper=_CBAM, recipe="preact2016"
+        ),
     },
 )
 
@@ -276,9 +330,17 @@ register_presets(
     "fast_resnet",
     {
         "fast_resnet20": dict(kwargs=dict(depth=20, unit_type=1), paper=_SEED, c10_error=7.68, recipe="fastresnet"),
-        "fast_resnet20_type2": dict(kwargs=dict(depth=20, unit_type=2), paper=_SEED, c10_error=10.04, recipe="fastresnet"),
-        "fast_resnet56": dict(kwargs=dict(depth=56, unit_type=1), paper=_SEED, c10_error=5.81, c100_error=26.91, recipe="fastresnet"),
-        "fast_resnet110": dict(kwargs=dict(depth=110, unit_type=1), paper=_SEED, c10_error=5.29, c100_error=24.80, recipe="fastresnet"),
-        "fast_resnet668": dict(kwargs=dict(depth=668, unit_type=1), paper=_SEED, c10_error=5.09, recipe="fastresnet", slow=True),
+        "fast_resnet20_type2": dict(
+            kwargs=dict(depth=20, unit_type=2), paper=_SEED, c10_error=10.04, recipe="fastresnet"
+        ),
+        "fast_resnet56": dict(
+            kwargs=dict(depth=56, unit_type=1), paper=_SEED, c10_error=5.81, c100_error=26.91, recipe="fastresnet"
+        ),
+        "fast_resnet110": dict(
+            kwargs=dict(depth=110, unit_type=1), paper=_SEED, c10_error=5.29, c100_error=24.80, recipe="fastresnet"
+        ),
+        "fast_resnet668": dict(
+            kwargs=dict(depth=668, unit_type=1), paper=_SEED, c10_error=5.09, recipe="fastresnet", slow=True
+        ),
     },
 )

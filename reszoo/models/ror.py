@@ -274,22 +274,34 @@ register_presets(
             notes="Parameter count not found in the sources we could read. " + _SD_NOTE,
         ),
         "ror3_wrn40_2": _ror_preset(
-            dict(base="wrn", depth=40, width=2, levels=3), "Table VI (500 epochs)", 5.01, 25.19,
+            dict(base="wrn", depth=40, width=2, levels=3),
+            "Table VI (500 epochs)",
+            5.01,
+            25.19,
             notes="Parameter count not printed in Table VI.",
         ),
         "ror3_wrn40_2_sd": _ror_preset(
-            dict(base="wrn", depth=40, width=2, levels=3, drop_path=0.5), "Table VI (500 epochs)", 4.59, 22.48,
+            dict(base="wrn", depth=40, width=2, levels=3, drop_path=0.5),
+            "Table VI (500 epochs)",
+            4.59,
+            22.48,
             notes="Parameter count not printed in Table VI. " + _SD_NOTE,
         ),
         "pre_ror3_164": _ror_preset(
-            dict(base="preact", depth=164, levels=3), "Table V (500 epochs)", 5.02, 25.33,
+            dict(base="preact", depth=164, levels=3),
+            "Table V (500 epochs)",
+            5.02,
+            25.33,
             notes=(
                 "Pre-RoR-3 is Fig. 3 with k=1 (basic pre-activation units), so 164 = 6n+2 with n=27. "
                 "Parameter count not printed in Table V."
             ),
         ),
         "pre_ror3_164_sd": _ror_preset(
-            dict(base="preact", depth=164, levels=3, drop_path=0.5), "Table V (500 epochs)", 4.51, 21.94,
+            dict(base="preact", depth=164, levels=3, drop_path=0.5),
+            "Table V (500 epochs)",
+            4.51,
+            21.94,
             notes="Basic units, n=27 (see pre_ror3_164). Parameter count not printed in Table V. " + _SD_NOTE,
         ),
         "ror3_164_sd": _ror_preset(
