@@ -23,7 +23,7 @@ train: venv
 smoke: venv
 	$(PY) -m reszoo.train --model fast_resnet20 --dataset synthetic:256 --epochs 2 --batch-size 64 --milestones 1 --export-dir saved_models/smoke-$$(date +%s)
 
-# Two pytest workers per machine at most four: on CI's 2 cores the suite takes ~12 min instead of ~22
+# One pytest worker per core, at most four: on CI's 2 cores the suite takes ~12 min instead of ~22
 # (model building is single-threaded Python).
 test: venv
 	$(PY) -m pytest -m "not slow" -q -n auto --maxprocesses=4

@@ -743,15 +743,15 @@ class _ReszooTuning:
 
 
 class RandomTuner(_ReszooTuning, kt.RandomSearch):
-    pass
+    """keras-tuner's random search with reszoo's trials (``_ReszooTuning``)."""
 
 
 class BayesianTuner(_ReszooTuning, kt.BayesianOptimization):
-    pass
+    """keras-tuner's Bayesian optimization (Gaussian process) with reszoo's trials (``_ReszooTuning``)."""
 
 
 class HyperbandTuner(_ReszooTuning, kt.Hyperband):
-    pass
+    """keras-tuner's Hyperband with reszoo's trials (``_ReszooTuning``)."""
 
 
 TUNER_CLASSES = {"random": RandomTuner, "bayesian": BayesianTuner, "hyperband": HyperbandTuner}
