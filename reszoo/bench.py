@@ -25,9 +25,9 @@ library versions, backend and date):
     and the official code's exact count.
 ``variants --model NAME``
     One model's training step in variants that keep its numerics
-    (``keras_bn``: as built; ``fused_bn``: Keras BatchNormalization swapped for
-    ``reszoo.layers.fused_bn.FusedBatchNormalization``; ``xla``: compiled with
-    XLA), side by side in one process, plus the diagnostic ``no_bn`` (BN
+    (``keras_bn``: reszoo's ``FusedBatchNormalization`` swapped for Keras' own
+    ``keras.layers.BatchNormalization``, as reszoo built models before
+    2026-12-03; ``fused_bn``: as built; ``xla``: Keras' BN compiled with XLA), side by side in one process, plus the diagnostic ``no_bn`` (BN
     removed: not a model, the ceiling of any BN speed-up). TensorFlow only.
 ``profile --model NAME [--variant keras_bn|fused_bn|no_bn]``
     Where a training step's time goes: kernel time per TensorFlow op type,
@@ -572,17 +572,29 @@ def params(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def with_fused_batch_norm(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` (same weights and regularizers) whose Keras BN layers are ``FusedBatchNormalization``."""
-    from reszoo.layers.fused_bn import FusedBatchNormalization
+def _with_batch_norm_class(model: keras.Model, batch_norm_class: type) -> keras.Model:
+    """A copy of ``model`` (same weights and regularizers) whose BN layers are all ``batch_norm_class``."""
 
     def clone_layer(layer):
-        cls = FusedBatchNormalization if type(layer) is keras.layers.BatchNormalization else layer.__class__
+        is_batch_norm = isinstance(layer, keras.layers.BatchNormalization)
+        cls = batch_norm_class if is_batch_norm else layer.__class__
         return cls.from_config(layer.get_config())
 
     clone = keras.models.clone_model(model, clone_function=clone_layer)
     clone.set_weights(model.get_weights())
     return clone
+
+
+def with_fused_batch_norm(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` whose BN layers are ``FusedBatchNormalization`` (reszoo's builders' own)."""
+    from reszoo.layers.fused_bn import FusedBatchNormalization
+
+    return _with_batch_norm_class(model, FusedBatchNormalization)
+
+
+def with_keras_batch_norm(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` whose BN layers are Keras' own, unfused ``keras.layers.BatchNormalization``."""
+    return _with_batch_norm_class(model, keras.layers.BatchNormalization)
 
 
 class _Bypass(keras.layers.Layer):
@@ -606,7 +618,9 @@ def without_batch_norm(model: keras.Model) -> keras.Model:
 def _variant_model(base: keras.Model, variant: str) -> keras.Model:
     if variant == "no_bn":
         return without_batch_norm(base)
-    return with_fused_batch_norm(base) if "fused_bn" in variant else keras.models.clone_model(base)
+    if "fused_bn" in variant:
+        return with_fused_batch_norm(base)
+    return with_keras_batch_norm(base)
 
 
 def variants(args: argparse.Namespace) -> dict[str, Any]:
@@ -998,7 +1012,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="kernel time per TF op type in one model's training step (TensorFlow)")
     p.add_argument("--model", required=True, help="family or preset name")
     p.add_argument("--set", action="append", type=parse_set_item, default=[], metavar="KEY=VALUE")
-    p.add_argument("--variant", choices=("keras_bn", "fused_bn", "no_bn"), default="keras_bn")
+    p.add_argument("--variant", choices=("keras_bn", "fused_bn", "no_bn"), default="fused_bn")
     p.add_argument("--steps", type=positive_int, default=4, help="traced steps (4)")
     p.add_argument("--warmup-steps", type=positive_int, default=3, help="untraced steps first (3)")
     _model_args(p)

@@ -110,7 +110,8 @@ def test_unit_is_han_variant_d():
         for layer in model.layers
         if layer.name.startswith("stage1_unit1_") and not layer.name.endswith(("_shortcut", "_add"))
     ]
-    assert branch == ["BatchNormalization", "Conv2D", "BatchNormalization", "ReLU", "Conv2D", "BatchNormalization"]
+    bn = "FusedBatchNormalization"  # keras.layers.BatchNormalization with the fused training kernel
+    assert branch == [bn, "Conv2D", bn, "ReLU", "Conv2D", bn]
 
 
 def test_bottleneck_output_is_four_times_the_plan_width():

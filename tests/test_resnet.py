@@ -1,5 +1,6 @@
 """ResNet, pre-activation ResNet (and unit variants) and FastResNet builders."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ SLOW_PRESETS = [n for n, p in presets().items() if p.family in RESNET_FAMILIES a
 
 
 def bn_params(model):
-    return sum(2 * layer.gamma.shape[0] for layer in model.layers if layer.__class__.__name__ == "BatchNormalization")
+    return sum(2 * layer.gamma.shape[0] for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
 
 
 def assert_matches_paper(name):
@@ -57,7 +58,7 @@ def test_fastresnet_removes_exactly_one_bn_per_unit():
     assert base - type1 == 2 * (16 * 3 + 16 + 32 * 2 + 32 + 64 * 2)
     assert base - type2 == 2 * 3 * (16 + 32 + 64)
     model = reszoo.build("fast_resnet", depth=20)
-    bns = [layer for layer in model.layers if layer.__class__.__name__ == "BatchNormalization"]
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(bns) == 9 + 1  # one per unit + the head's
 
 

@@ -14,12 +14,14 @@ from reszoo.layers.core import (
     linear_survival,
     relu,
 )
+from reszoo.layers.fused_bn import FusedBatchNormalization
 from reszoo.layers.shake import SHAKE_LEVELS, SHAKE_MODES, ShakeShake
 
 __all__ = [
     "BN_EPSILON",
     "BN_MOMENTUM",
     "ChannelPool",
+    "FusedBatchNormalization",
     "SHAKE_LEVELS",
     "SHAKE_MODES",
     "ShakeShake",

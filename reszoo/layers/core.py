@@ -7,8 +7,12 @@ Keras' JAX backend.
 
 from __future__ import annotations
 
+import os
+
 import keras
 from keras import ops
+
+from reszoo.layers.fused_bn import FusedBatchNormalization
 
 # Torch / PyTorch BatchNorm: running = 0.9 * running + 0.1 * batch, eps 1e-5.
 # Keras' defaults (momentum 0.99, eps 1e-3) give short runs whose test accuracy
@@ -53,7 +57,22 @@ def conv(x, filters: int, kernel_size: int = 3, stride: int = 1, *, name: str, g
 
 
 def batch_norm(x, *, name: str):
-    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
+    """The papers' BN (momentum 0.9, eps 1e-5) as ``FusedBatchNormalization``.
+
+    That layer is ``keras.layers.BatchNormalization`` (same weights, config and
+    results) whose training step on the TensorFlow backend runs TF's fused
+    kernel: 1.1-1.5x faster training on a CPU with oneDNN (benchmarks/RESULTS.md,
+    section 3). Inference and every other backend run Keras' own code.
+    ``RESZOO_FUSED_BN=0`` in the environment builds Keras' own layer instead
+    (for ``.keras`` files that load without reszoo, or to compare).
+    """
+    layer_class = FusedBatchNormalization if fused_batch_norm_enabled() else keras.layers.BatchNormalization
+    return layer_class(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
+
+
+def fused_batch_norm_enabled() -> bool:
+    """Whether builders use ``FusedBatchNormalization`` (the default) or Keras' BN (``RESZOO_FUSED_BN=0``)."""
+    return os.environ.get("RESZOO_FUSED_BN", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def relu(x, *, name: str):

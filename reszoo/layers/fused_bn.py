@@ -12,8 +12,16 @@ same arguments, weights (gamma, beta, moving_mean, moving_variance, in that
 order), config and moving-statistics rule; only its training-mode forward pass
 on the TensorFlow backend calls ``tf.compat.v1.nn.fused_batch_norm``. Every
 other case (inference, other backends, masks, renorm, synchronized BN, a
-normalised axis that is not the last of a 4-D input) is the parent's code, so
-JAX and the exported inference graph are unchanged.
+normalised axis that is not the last of a 4-D input, float64) is the parent's
+code, so JAX and the exported inference graph are unchanged.
+
+Every reszoo builder uses it (``reszoo.layers.batch_norm``). Numerics
+(``tests/test_bench.py``, ``benchmarks/fused_bn_exactness.py``): outputs,
+moving statistics and gradients of a layer match Keras' within 1e-5; a whole
+network's float32 gradient is within ~1e-6 of the float64 network's, as Keras'
+BN network's is, except where an activation within round-off of zero lands on
+the other side of it (ReLU's derivative jumps there), which happens to either
+layer alike and moves the gradient by ~1e-3.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             and self.axis in (-1, 3)
             and self.scale
             and self.center
+            # The kernel takes float32 (and the half types, cast up below), not float64.
+            and keras.backend.standardize_dtype(inputs.dtype) in ("float32", "float16", "bfloat16")
         )
 
     def call(self, inputs, training=None, mask=None):
