@@ -1,0 +1,99 @@
+"""What every reszoo command line shares: the parser, value parsers, the log prefix and ``run_main``.
+
+Every ``python -m reszoo.<command>`` is a thin ``main(argv) -> int`` over a library function::
+
+    def main(argv=None) -> int:
+        return cli.run_main(run, argv, {UsageError: cli.EXIT_USAGE, DivergenceError: EXIT_DIVERGED})
+
+Bad input raises ``UsageError`` (a ``ValueError``) from the library; ``run_main`` prints it as one
+``error: ...`` line on stderr and returns the exit status mapped to its class. This module imports
+neither TensorFlow nor Keras, so ``--help`` and a bad flag answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+class UsageError(ValueError):
+    """Bad input to a reszoo command: printed as one ``error:`` line, exit status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` that raises ``UsageError`` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting whole numbers >= ``minimum``, with the received text in the error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}. Received: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}. Received: {text!r}")
+        return value
+
+    parse.__name__ = f"int>={minimum}"  # argparse names the type in its messages
+    return parse
+
+
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
+
+
+def parse_key_value(text: str, *, what: str = "KEY", example: str = "depth=56") -> tuple[str, Any]:
+    """``"depth=56"`` -> ``("depth", 56)``: the value through ``ast.literal_eval``, else kept as a string."""
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key.isidentifier() or not raw:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY {what}, e.g. {example}. Received: {text!r}")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        value = raw
+    return key, value
+
+
+def logger(command: str) -> Callable[[str], None]:
+    """A ``log(message)`` that prints ``[reszoo.<command>] message`` to stdout, flushed."""
+    prefix = f"[reszoo.{command}]"
+
+    def log(message: str) -> None:
+        print(f"{prefix} {message}", flush=True)
+
+    return log
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message with its white space folded onto one line."""
+    return " ".join(str(error).split())
+
+
+def run_main(
+    fn: Callable[[list[str]], Any],
+    argv: Sequence[str] | None,
+    errors: Mapping[type[BaseException], int],
+) -> int:
+    """Run ``fn(argv)`` and return the exit status: 0, the status mapped to the error's class, or
+    ``SystemExit``'s code (``--help``). ``argv`` defaults to ``sys.argv[1:]``. An error of a mapped
+    class is printed as one ``error: ...`` line; any other propagates (a bug, with its traceback)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        fn(args)
+    except SystemExit as done:  # --help, --list-recipes, --show-space
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else EXIT_USAGE)
+    except tuple(errors) as error:  # type: ignore[misc]
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return next(code for kind, code in errors.items() if isinstance(error, kind))
+    return EXIT_OK
