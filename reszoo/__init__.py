@@ -6,13 +6,9 @@ Public API: ``build``, ``list_models``, ``trainable_params``, ``load``.
 from __future__ import annotations
 
 import math
-import os
 
-# TensorFlow enables its oneDNN CPU kernels by default only on CPUs with AVX-512 VNNI/BF16 or AMX;
-# elsewhere (e.g. AVX2 AMD EPYC) it falls back to Eigen kernels built without AVX2/FMA, and training
-# runs 1.6x slower (benchmarks/RESULTS.md, section 3). Must be set before TensorFlow is first imported;
-# TF_ENABLE_ONEDNN_OPTS=0 in the environment still turns it off.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# First: sets TF_ENABLE_ONEDNN_OPTS before TensorFlow is imported, and the recursion limit (see its docstring).
+from reszoo import _runtime  # noqa: F401  # isort: skip
 
 from reszoo import models as _models  # noqa: F401  (registers the families)
 from reszoo.registry import build, list_models, presets

@@ -93,7 +93,7 @@ def run_main(
         fn(args)
     except SystemExit as done:  # --help, --list-recipes, --show-space
         return done.code if isinstance(done.code, int) else (0 if done.code is None else EXIT_USAGE)
-    except tuple(errors) as error:  # type: ignore[misc]
+    except tuple(errors) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return next(code for kind, code in errors.items() if isinstance(error, kind))
     return EXIT_OK

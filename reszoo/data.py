@@ -163,6 +163,80 @@ def load_dataset(
     )
 
 
+CIFAR_SIZES = {"cifar10": (50_000, 10_000, 10), "cifar100": (50_000, 10_000, 100)}  # train, test, classes
+CIFAR10_CLASS_NAMES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What a run needs to know about its data before loading it: sizes, classes, image shape.
+
+    ``class_names`` is empty where it is not known without the data (CIFAR-100's names live
+    in tensorflow-datasets' metadata).
+    """
+
+    name: str
+    train_size: int
+    test_size: int
+    val_size: int
+    num_classes: int
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, int, int]
+
+
+def describe(spec: str, data_dir=None, image_size=None, val_split: int = 0) -> DatasetInfo:
+    """Sizes and classes of ``spec`` without decoding its images.
+
+    CIFAR gives known constants, ``synthetic:N`` its own arithmetic (as ``load_dataset``),
+    and a folder counts the files in its class folders and reads one image header. The train
+    size is what is left after ``val_split`` images are held out, as in ``load_dataset``.
+
+    Examples:
+        describe("synthetic:64").train_size   # 64
+        describe("cifar10", val_split=5000).train_size   # 45000
+    """
+    if not isinstance(spec, str):
+        raise DatasetError(f"The dataset spec must be a string. Received: {spec!r}. Accepted: {DATASETS}")
+    size = _check_image_size(image_size)
+    kind, _, argument = spec.partition(":")
+    if spec in CIFAR_SIZES:
+        train, test, classes = CIFAR_SIZES[spec]
+        names = CIFAR10_CLASS_NAMES if spec == "cifar10" else ()
+        name, shape = spec, (*(size or (32, 32)), 3)
+    elif kind == "folder" and argument:
+        name, train, test, names, shape = _describe_folder(argument, size)
+        classes = len(names)
+    elif kind == "synthetic":
+        if argument and not (argument.isdigit() and int(argument) > 0):
+            raise DatasetError(f"synthetic:N needs a positive integer N. Received: 'synthetic:{argument}'")
+        train = int(argument) if argument else SYNTHETIC_DEFAULT_SIZE
+        test, classes = max(1, train // 5), SYNTHETIC_CLASSES
+        names = tuple(f"class_{i}" for i in range(SYNTHETIC_CLASSES))
+        name, shape = f"synthetic:{train}", (*(size or SYNTHETIC_IMAGE_SIZE), 3)
+    else:
+        raise DatasetError(f"Unknown dataset spec {spec!r}. Accepted: {DATASETS}")
+    if val_split and val_split >= train:
+        raise ValueError(
+            f"val_split must be smaller than the training split ({train} images). Received: val_split={val_split}"
+        )
+    return DatasetInfo(name, train - val_split, test, val_split, classes, tuple(names), tuple(shape))
+
+
+def _describe_folder(directory: str, image_size):
+    """(name, train files, test files, class names, image shape) of a class-folder dataset."""
+    root = Path(directory).expanduser().resolve()
+    if not root.is_dir():
+        raise DatasetError(f"Dataset folder {root} does not exist. Expected layout: {FOLDER_LAYOUT}")
+    train_classes, test_classes = _class_folders(root / "train"), _class_folders(root / "test")
+    (width, height), mode = _image_header(next(iter(train_classes.values()))[0])
+    channels = 1 if mode in GRAYSCALE_MODES else 3
+    shape = (*(image_size or (height, width)), channels)
+    count = lambda classes: sum(len(files) for files in classes.values())  # noqa: E731
+    return f"folder:{root}", count(train_classes), count(test_classes), tuple(sorted(train_classes)), shape
+
+
 def normalization_layer(bundle_or_mean, std=None) -> keras.layers.Normalization:
     """A ``Normalization`` layer (named ``normalize``) for the first layer of a model.
 

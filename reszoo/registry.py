@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
+
+from reszoo.layers import options
 
 # Arguments every builder accepts, handled here or passed through unchanged.
 COMMON_ARGS = ("num_classes", "input_shape", "name", "classifier_activation", "weight_decay")
@@ -36,6 +39,9 @@ class Family:
     # True when the builder's model standardises raw 0-255 pixels itself (keras.applications'
     # EfficientNet): training then feeds raw pixels instead of adding reszoo's normalization.
     normalizes_inputs: bool = False
+    # A tiny configuration (build kwargs) on which tests/test_families.py runs the shared checks in
+    # seconds; required at registration so that no family goes untested.
+    smoke: dict[str, Any] = field(default_factory=dict)
 
     def family_args(self) -> dict[str, inspect.Parameter]:
         """The family's own keyword arguments (without the common ones)."""
@@ -74,9 +80,13 @@ _PRESETS: dict[str, Preset] = {}
 
 
 def register_family(
-    name: str, *, weight_decay: float = 1e-4, normalizes_inputs: bool = False
+    name: str, *, smoke: dict[str, Any], weight_decay: float = 1e-4, normalizes_inputs: bool = False
 ) -> Callable[[Callable[..., keras.Model]], Callable[..., keras.Model]]:
-    """Decorator registering ``fn`` as the builder of family ``name``."""
+    """Decorator registering ``fn`` as the builder of family ``name``.
+
+    ``smoke`` is required: the build kwargs of a tiny instance (a few thousand weights, built in a
+    second) that tests/test_families.py gives the shared checks, so a new family cannot go untested.
+    """
 
     def decorate(fn: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         if name in _FAMILIES or name in _PRESETS:
@@ -84,8 +94,15 @@ def register_family(
         missing = [a for a in COMMON_ARGS if a != "weight_decay" and a not in inspect.signature(fn).parameters]
         if missing:
             raise TypeError(f"Builder {fn.__name__} lacks the common arguments {missing}.")
+        if not isinstance(smoke, dict) or not smoke:
+            raise ValueError(
+                f"Family {name!r} needs a smoke configuration: a non-empty dict of build kwargs for a tiny "
+                f"instance. Received: smoke={smoke!r}"
+            )
         summary = (inspect.getdoc(fn) or name).splitlines()[0]
-        _FAMILIES[name] = Family(name, fn, weight_decay, summary, normalizes_inputs)
+        family = Family(name, fn, weight_decay, summary, normalizes_inputs=normalizes_inputs, smoke=dict(smoke))
+        _check_kwargs(family, family.smoke, what=f"the smoke configuration of family {name!r}")
+        _FAMILIES[name] = family
         return fn
 
     return decorate
@@ -153,7 +170,16 @@ def resolve(name: str, /, **kwargs: Any) -> tuple[Family, dict[str, Any], Preset
     return family, merged, preset
 
 
-def build(name: str, /, **kwargs: Any) -> keras.Model:
+def default_fused_bn() -> bool:
+    """``fused_bn`` when ``build()`` is given none: True, unless ``RESZOO_FUSED_BN`` is 0/false/no/off.
+
+    The only place reszoo reads that variable: an override for runs (bench, CLI) that cannot pass
+    ``fused_bn=False`` themselves.
+    """
+    return os.environ.get("RESZOO_FUSED_BN", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def build(name: str, /, *, fused_bn: bool | None = None, **kwargs: Any) -> keras.Model:
     """Build a registered family or preset as a ``keras.Model``.
 
     Args:
@@ -164,16 +190,42 @@ def build(name: str, /, **kwargs: Any) -> keras.Model:
             ``name``, and ``weight_decay`` (L2 on every trainable weight as the
             papers' Torch/PyTorch SGD applies it; default the family's paper
             value, ``0`` for none).
+        fused_bn: bool. BN layers as ``reszoo.layers.FusedBatchNormalization``
+            (same weights and results, faster training on TensorFlow) or, when
+            False, Keras' own ``BatchNormalization``. Default True, or
+            ``default_fused_bn()``'s ``RESZOO_FUSED_BN`` override.
 
     Raises:
         ValueError: unknown model, unknown or impossible argument, or an
             override that contradicts the preset.
+
+    Examples:
+        >>> import reszoo
+        >>> reszoo.trainable_params(reszoo.build("resnet20", num_classes=100))
+        275572
+        >>> reszoo.build("wrn", depth=10, width=2, name="tiny_wrn").name
+        'tiny_wrn'
+        >>> reszoo.build("resnet20", depth=56)
+        Traceback (most recent call last):
+        ValueError: Preset 'resnet20' fixes depth=20; received depth=56. Build the family instead: ...
     """
     family, merged, _ = resolve(name, **kwargs)
     weight_decay = merged.pop("weight_decay", family.weight_decay)
-    model = family.builder(**merged)
-    apply_weight_decay(model, weight_decay)
-    return model
+    check_weight_decay(weight_decay)
+    build_options = options.BuildOptions(
+        weight_decay=weight_decay, fused_bn=default_fused_bn() if fused_bn is None else bool(fused_bn)
+    )
+    # The helpers (conv, batch_norm, dense) read these options and create their layers regularised.
+    with options.building(build_options):
+        return family.builder(**merged)
+
+
+def check_weight_decay(weight_decay: Any) -> float:
+    if weight_decay is None or isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
+        raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={weight_decay!r}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={weight_decay!r}")
+    return float(weight_decay)
 
 
 def _check_kwargs(family: Family, kwargs: dict[str, Any], *, what: str) -> None:
@@ -207,9 +259,12 @@ def apply_weight_decay(model: keras.Model, weight_decay: float) -> keras.Model:
     after momentum), so we use regularizers instead: the gradient of
     ``L2(wd / 2)`` is exactly ``wd * w``. The regularizers are set on the layer
     configs too, so a saved ``.keras`` model keeps them.
+
+    Builds through reszoo's helpers get these regularizers at layer creation
+    (``reszoo.layers.options``); this after-build pass is for models whose
+    layers reszoo does not create (EfficientNet's keras.applications backbone).
     """
-    if weight_decay is None or weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={weight_decay!r}")
+    check_weight_decay(weight_decay)
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
     for layer in model._flatten_layers(include_self=False):
         for weight_attr, regularizer_attr in _DECAYED_WEIGHTS:

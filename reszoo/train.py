@@ -75,19 +75,28 @@ import numpy as np
 import tensorflow as tf
 
 import reszoo
-from reszoo import augment, data, distribute, recipes, registry
+from reszoo import augment, cli, data, distribute, recipes, registry
 from reszoo.callbacks import (
     DivergenceError,
     EpochTimer,
     IterationWarmup,
     SafeBackupAndRestore,
     StopOnDivergence,
-    read_json,
-    write_json_atomic,
 )
 from reszoo.export import HISTORY_FILE, check_export_dir, export_for_serving, staged_export, write_model_files
 from reszoo.recipes import RECIPES, get_recipe
 from reszoo.schedules import SCHEDULES, check_milestones, make_schedule, scale_milestones
+from reszoo.training.backup import (  # noqa: F401  (re-exported: reszoo.train.Backup and its file names)
+    BEST_WEIGHTS_FILE,
+    CHECKPOINT_DIR,
+    EPOCH_SECONDS_FILE,
+    LOGS_DIR,
+    RESUME_KEYS,
+    RUN_FILE,
+    WARMUP_FILE,
+    Backup,
+)
+from reszoo.training.config import TrainConfig
 
 DEFAULT_MODEL = "fast_resnet20"
 STRATEGIES = distribute.STRATEGIES
@@ -124,16 +133,7 @@ RESERVED_SET_KEYS = {
     "weight_decay": "use --weight-decay",
 }
 CIFAR_TRAIN_IMAGES = 50_000
-# Backup folder contents beside BackupAndRestore's own sub-folder.
-CHECKPOINT_DIR, EPOCH_SECONDS_FILE, WARMUP_FILE, RUN_FILE = (
-    "checkpoint",
-    "epoch_seconds.json",
-    "warmup.json",
-    "run.json",
-)
-BEST_WEIGHTS_FILE, LOGS_DIR = "best.weights.h5", "logs"
-# Arguments that must match for a backup to be resumed: the weights' shapes and the data depend on them.
-RESUME_KEYS = ("model", "build_kwargs", "dataset", "image_size", "val_split", "precision", "seed")
+# Backup folder contents and the arguments a resumed backup must match live in training/backup.py.
 # Arguments that do not change what is trained (left out of the run fingerprint).
 NOT_TRAINING_KEYS = (
     "export_dir",
@@ -146,15 +146,13 @@ NOT_TRAINING_KEYS = (
 )
 
 
-class UsageError(ValueError):
-    """Bad input to ``reszoo.train``: the CLI prints it as one ``error:`` line and exits with status 2."""
+# Bad input: the CLI prints it as one ``error:`` line and exits with status 2 (the one UsageError of reszoo).
+UsageError = cli.UsageError
+_Parser = cli.ArgumentParser
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser that raises ``UsageError`` instead of printing usage and exiting."""
-
-    def error(self, message):
-        raise UsageError(message)
+class _DivergedForCli(Exception):
+    """A ``DivergenceError`` with the command line's hint on what to do next (exit status 3)."""
 
 
 class _ListRecipes(argparse.Action):
@@ -442,7 +440,9 @@ def resolve_args(
     if isinstance(r.set, list):
         r.set = dict(r.set)
     r.recipe_choice = getattr(args, "recipe_choice", None) or args.recipe or "auto"
-    r.recipe = {"auto": auto_recipe(r.model), "none": None}.get(r.recipe_choice, r.recipe_choice)
+    r.recipe = (
+        auto_recipe(r.model) if r.recipe_choice == "auto" else {"none": None}.get(r.recipe_choice, r.recipe_choice)
+    )
     base = dict(DEFAULTS)
     if r.recipe:
         batch = r.batch_size or get_recipe(r.recipe).batch_size
@@ -515,11 +515,12 @@ def resolve_model(args: argparse.Namespace) -> dict[str, Any]:
     ``reszoo.build`` in ``args.build_kwargs``.
     """
     try:
-        family, _, preset = registry.resolve(args.model, **args.set)
+        family, builder_kwargs, preset = registry.resolve(args.model, **args.set)
         extra = {}
         if preset is None:
             extra = {k: v for k, v in args.model_args.items() if k in family.family_args() and k not in args.set}
-        _, builder_kwargs, _ = registry.resolve(args.model, **extra, **args.set)
+        if extra:  # the recipe's model arguments (WRN's dropout) join the checked kwargs
+            _, builder_kwargs, _ = registry.resolve(args.model, **extra, **args.set)
     except ValueError as error:
         raise UsageError(str(error)) from None
     args.build_kwargs = {**extra, **args.set}
@@ -535,6 +536,19 @@ def expected_dataset(spec: str, val_split: int) -> tuple[int, int]:
     loaded dataset's numbers.
     """
     return max(1, CIFAR_TRAIN_IMAGES - val_split), 100 if spec == "cifar100" else 10
+
+
+def described_dataset(args: argparse.Namespace) -> tuple[int, int]:
+    """(train images, classes) from ``data.describe``, or ``expected_dataset``'s guess where it cannot tell.
+
+    Knowing the real numbers before loading resolves the run once; a dataset that
+    ``describe`` rejects is reported by the loader, with its own message.
+    """
+    try:
+        info = data.describe(args.dataset, args.data_dir, args.image_size, args.val_split)
+    except ValueError:
+        return expected_dataset(args.dataset, args.val_split)
+    return info.train_size, info.num_classes
 
 
 def dataset_tag(spec: str) -> str:
@@ -601,6 +615,7 @@ def build_training_model(args: argparse.Namespace, bundle: data.DatasetBundle) -
             num_classes=bundle.num_classes,
             input_shape=tuple(bundle.image_shape),
             weight_decay=args.weight_decay,
+            fused_bn=getattr(args, "fused_bn", None),
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -649,8 +664,7 @@ def versions() -> dict[str, str]:
     }
 
 
-def log(message: str) -> None:
-    print(f"[reszoo.train] {message}", flush=True)
+log = cli.logger("train")  # "[reszoo.train] message"
 
 
 # Data ---------------------------------------------------------------------------------
@@ -697,72 +711,6 @@ def training_set(args: argparse.Namespace, bundle: data.DatasetBundle, strategy)
 
 
 # Backup folder: resume state -----------------------------------------------------------
-
-
-class Backup:
-    """The backup folder: BackupAndRestore's checkpoint plus history, timings and warm-up state."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.checkpoint = os.path.join(path, CHECKPOINT_DIR)
-        self.history = os.path.join(path, HISTORY_FILE)
-        self.epoch_seconds = os.path.join(path, EPOCH_SECONDS_FILE)
-        self.warmup = os.path.join(path, WARMUP_FILE)
-        self.best_weights = os.path.join(path, BEST_WEIGHTS_FILE)
-        self.logs = os.path.join(path, LOGS_DIR)
-        self.run = os.path.join(path, RUN_FILE)
-
-    def resumed_epoch(self) -> int:
-        """The epoch training resumes at: the one after the last backed-up epoch (0 for a fresh run).
-
-        Reads the metadata ``keras.callbacks.BackupAndRestore`` writes beside its weights.
-        """
-        metadata = read_json(os.path.join(self.checkpoint, "training_metadata.json"), {"epoch": 0})
-        return int(metadata["epoch"]) if os.path.exists(os.path.join(self.checkpoint, "latest.weights.h5")) else 0
-
-    def open(self, config: dict[str, Any]) -> int:
-        """Create or reopen the folder for a run of ``config``; returns the epoch it resumes at.
-
-        Refuses (``UsageError``) a backup of another model or data.
-        """
-        previous = read_json(self.run, None)
-        if previous is not None:
-            changed = [
-                k
-                for k in RESUME_KEYS
-                if json.dumps(previous.get(k), default=str) != json.dumps(config.get(k), default=str)
-            ]
-            _require(
-                not changed,
-                f"backup dir {self.path} holds a run with other {', '.join(changed)} "
-                f"({', '.join(f'{k}={previous.get(k)!r}' for k in changed)}); remove it or pass another --backup-dir.",
-            )
-        os.makedirs(self.path, exist_ok=True)
-        write_json_atomic(self.run, config)
-        self._drop_partial_history_line()
-        return self.resumed_epoch()
-
-    def _drop_partial_history_line(self) -> None:
-        """A kill in the middle of a CSV row leaves it without its newline; the next run's rows would
-        be appended to it. That epoch was not backed up yet, so it runs again anyway."""
-        if not os.path.exists(self.history):
-            return
-        with open(self.history, "rb+") as f:
-            text = f.read()
-            if text and not text.endswith(b"\n"):
-                f.truncate(text.rfind(b"\n") + 1)
-
-    def merged_history(self) -> tuple[list[str], list[dict[str, str]]]:
-        """(columns, one row per epoch in order): a re-run epoch's later row replaces the earlier one."""
-        if not os.path.exists(self.history):
-            return [], []
-        with open(self.history, newline="") as f:
-            reader = csv.DictReader(f)
-            rows = {}
-            for row in reader:
-                with contextlib.suppress(TypeError, ValueError):
-                    rows[int(row["epoch"])] = row
-            return list(reader.fieldnames or []), [rows[e] for e in sorted(rows)]
 
 
 def write_history(path: str, columns: list[str], rows: list[dict[str, str]]) -> None:
@@ -827,11 +775,12 @@ def best_checkpoint(backup: Backup) -> keras.callbacks.ModelCheckpoint:
 # The run -----------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace | Sequence[str] | None = None) -> dict[str, Any]:
+def run(args: TrainConfig | argparse.Namespace | Sequence[str] | None = None) -> dict[str, Any]:
     """Train and export as the command line does; returns the summary (also written as summary.json).
 
     Args:
-        args: a namespace from ``parse_args`` or a list of command-line arguments.
+        args: a ``TrainConfig`` (``TrainConfig.from_summary`` reruns a run), a namespace from
+            ``parse_args`` or a list of command-line arguments.
 
     Raises:
         UsageError: bad arguments, unknown model, existing export folder,
@@ -839,7 +788,9 @@ def run(args: argparse.Namespace | Sequence[str] | None = None) -> dict[str, Any
         DivergenceError: the loss or the weights stopped being finite; the
             backup of the last good epoch stays for inspection or a resumed run.
     """
-    if not isinstance(args, argparse.Namespace):
+    if isinstance(args, TrainConfig):
+        args = args.to_namespace()
+    elif not isinstance(args, argparse.Namespace):
         args = parse_args(args)
     _require(
         keras.backend.backend() == "tensorflow",
@@ -847,12 +798,13 @@ def run(args: argparse.Namespace | Sequence[str] | None = None) -> dict[str, Any
         f"Received: KERAS_BACKEND={keras.backend.backend()}",
     )
     given = args
-    args = resolve_everything(given, *expected_dataset(given.dataset, given.val_split))
+    sizes = described_dataset(given)
+    args = resolve_everything(given, *sizes)
     strategy = make_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
     paths = resolve_paths(args, strategy)
     seed_everything(args)
     bundle = load_data(args)
-    if args.recipe and (bundle.train_size, bundle.num_classes) != expected_dataset(args.dataset, args.val_split):
+    if args.recipe and (bundle.train_size, bundle.num_classes) != sizes:
         # Iteration-counted recipes depend on the real size; everything else resolves as before.
         args = resolve_everything(given, bundle.train_size, bundle.num_classes)
     args.export_dir, args.backup_dir = paths
@@ -949,6 +901,16 @@ def fit(args, model, train, bundle, callbacks, backup: Backup) -> None:
         epochs = "epoch 0" if done == 1 else f"epochs 0-{done - 1}"
         kept = f"The backup of {epochs} is in {backup.path}" if done else f"No epoch was completed ({backup.path})"
         raise DivergenceError(f"{error} {kept}.", epoch=error.epoch, last_finite_loss=error.last_finite_loss) from None
+    finally:  # a stopped fit (divergence, Ctrl-C) skips on_train_end, which closes them
+        _close_csv_loggers(callbacks)
+
+
+def _close_csv_loggers(callbacks) -> None:
+    """Close the history files a stopped ``fit`` leaves open (Keras closes them only in ``on_train_end``)."""
+    for callback in callbacks:
+        csv_file = getattr(callback, "csv_file", None) if isinstance(callback, keras.callbacks.CSVLogger) else None
+        if csv_file is not None and not csv_file.closed:
+            csv_file.close()
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -1002,6 +964,7 @@ def make_summary(args, model, net, bundle, strategy, rows, named, final, schedul
     seconds_by_epoch = named["timer"].seconds_by_epoch
     epoch_seconds = [seconds_by_epoch.get(e) for e in range(args.epochs)]  # None: lost (a backup from elsewhere)
     timed = [s for s in epoch_seconds if s is not None]
+    config = TrainConfig.from_namespace(args)
     return {
         "model": args.model,
         "network": net.name,
@@ -1038,6 +1001,8 @@ def make_summary(args, model, net, bundle, strategy, rows, named, final, schedul
         "versions": versions(),
         "export_dir": args.export_dir,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "fused_bn": config.fused_bn,
+        "config": config.to_dict(),
     }
 
 
@@ -1082,19 +1047,22 @@ def export(args, model, strategy, bundle, backup: Backup, summary, history) -> N
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 for bad input, 3 when training diverged)."""
+    return cli.run_main(_run_for_cli, argv, {UsageError: EXIT_USAGE, _DivergedForCli: EXIT_DIVERGED})
+
+
+def _run_for_cli(argv: list[str]) -> None:
+    """``run`` with the command line's hint added to a divergence.
+
+    The new error is raised outside the ``except`` block, so that it holds no reference to
+    the failed run's frames: their callbacks (the CSV logger's open file) close now.
+    """
+    hint = None
     try:
-        run(list(sys.argv[1:] if argv is None else argv))
-    except UsageError as error:
-        print("error: " + " ".join(str(error).split()), file=sys.stderr)
-        return EXIT_USAGE
+        run(argv)
     except DivergenceError as error:
-        print(
-            f"error: {error} Nothing was exported; a rerun with a lower --lr resumes from the backup.", file=sys.stderr
-        )
-        return EXIT_DIVERGED
-    except SystemExit as done:  # --help, --list-recipes
-        return int(done.code or 0)
-    return 0
+        hint = f"{error} Nothing was exported; a rerun with a lower --lr resumes from the backup."
+    if hint is not None:
+        raise _DivergedForCli(hint)
 
 
 if __name__ == "__main__":

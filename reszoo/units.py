@@ -24,9 +24,10 @@ from reszoo.layers import (
     relu,
 )
 
-# Branch operations: "bn", "relu", "conv3" (3x3, `filters` wide, takes the
-# unit's stride), "conv1" (1x1, `filters` wide), "conv1x4" (1x1 to the
-# bottleneck's 4x output width).
+# Branch operations, run by ``apply_ops``: "bn", "relu", "conv3" (3x3, `filters`
+# wide, takes the unit's stride), "gconv3" (the same with `groups` groups:
+# ResNeXt), "conv1" (1x1, `filters` wide), "conv1x4" (1x1 to the bottleneck's
+# 4x output width), "conv1_out" (1x1 to the unit's `out_filters`).
 _PREACT_BASIC = ("bn", "relu", "conv3", "bn", "relu", "conv3")
 _PREACT_BOTTLENECK = ("bn", "relu", "conv1", "bn", "relu", "conv3", "bn", "relu", "conv1x4")
 
@@ -57,8 +58,8 @@ UNIT_OPS: dict[str, dict[str, tuple[str, ...]]] = {
     "fast2": {"basic": ("bn", "relu", "conv3", "conv3")},
 }
 
-# Post-activation units add a ReLU after the addition and BN to projections
-# (fb.resnet.torch's option B); pre-activation units do neither.
+# Post-activation units add a ReLU after the addition (residual_unit's relu_after_add) and BN to
+# projections (projection_bn, fb.resnet.torch's option B); pre-activation units do neither.
 POST_ACTIVATION_KINDS = ("post",)
 
 SHORTCUTS = ("A", "B", "avg")
@@ -91,6 +92,58 @@ def output_filters(ops: tuple[str, ...], filters: int, expansion: int = 4) -> in
     return filters * expansion if "conv1x4" in ops else filters
 
 
+_STRIDED_CONVS = ("conv3", "gconv3")
+_CONV_OPS = ("conv1", "conv1x4", "conv1_out", *_STRIDED_CONVS)
+
+
+def apply_ops(
+    x,
+    ops: tuple[str, ...],
+    filters: int,
+    stride: int = 1,
+    *,
+    name: str,
+    out_filters: int | None = None,
+    groups: int = 1,
+    dropout: float = 0.0,
+):
+    """Run the branch ``ops`` on ``x``: the one interpreter of every unit's branch.
+
+    Layers are named ``{name}_{bn|relu|conv}{i}``, counting each kind from 1.
+    The stride goes to the first 3x3 conv; ``dropout``, if any, sits before the
+    last conv (WRN). Returns ``(branch, preactivated)``: the output, and the
+    output of a leading BN-ReLU (``x`` when the ops start otherwise), which a
+    pre-activation unit's projection shortcut takes.
+    """
+    unknown = [op for op in ops if op not in ("bn", "relu", *_CONV_OPS)]
+    if unknown:
+        raise ValueError(f"Unknown branch op(s) {unknown}. Received: ops={ops!r}")
+    out_filters = output_filters(ops, filters) if out_filters is None else out_filters
+    lead = _leading_activation(ops)
+    last_conv = max(i for i, op in enumerate(ops) if op in _CONV_OPS)
+    counts = {"bn": 0, "relu": 0, "conv": 0}
+    branch, preactivated, pending_stride = x, x, stride
+    for i, op in enumerate(ops):
+        kind = "conv" if op in _CONV_OPS else op
+        counts[kind] += 1
+        layer_name = f"{name}_{kind}{counts[kind]}"
+        if op == "bn":
+            branch = batch_norm(branch, name=layer_name)
+        elif op == "relu":
+            branch = relu(branch, name=layer_name)
+        else:
+            if i == last_conv and dropout:
+                branch = keras.layers.Dropout(dropout, name=f"{name}_dropout")(branch)
+            width = out_filters if op in ("conv1x4", "conv1_out") else filters
+            step = pending_stride if op in _STRIDED_CONVS else 1
+            pending_stride = 1 if op in _STRIDED_CONVS else pending_stride
+            kernel = 3 if op in _STRIDED_CONVS else 1
+            branch = conv(branch, width, kernel, step, groups=groups if op == "gconv3" else 1, name=layer_name)
+        if lead and i == lead - 1:
+            preactivated = branch
+    return branch, preactivated
+
+
 def shortcut(x, out_filters: int, stride: int, kind: str, *, name: str, projection_bn: bool):
     """Identity when shapes match; otherwise option A/avg (parameter-free) or B (1x1 projection)."""
     if stride == 1 and x.shape[-1] == out_filters:
@@ -114,44 +167,33 @@ def residual_unit(
     *,
     ops: tuple[str, ...],
     name: str,
+    out_filters: int | None = None,
+    groups: int = 1,
     shortcut_kind: str = "A",
-    post_activation: bool = False,
+    relu_after_add: bool = False,
+    projection_bn: bool = False,
     dropout: float = 0.0,
     attention: str | None = None,
     survival_prob: float = 1.0,
     branch_layer: keras.layers.Layer | None = None,
 ):
-    """x + F(x) with F given by ``ops``.
+    """x + F(x) with F given by ``ops`` (run by ``apply_ops``).
 
     The stride goes to the first 3x3 conv (as fb.resnet.torch and the
     pre-activation code put it); dropout, if any, sits before the last conv
-    (WRN); attention, stochastic depth and ``branch_layer`` (ShakeDrop, ...)
+    (WRN). ``out_filters`` is the unit's output width (default: ``filters``,
+    4x for bottlenecks) and ``groups`` the grouping of "gconv3"; attention, stochastic depth and ``branch_layer`` (ShakeDrop, ...)
     act on the branch, in that order, before the add.
     A projection shortcut of a pre-activation unit is fed by the unit's shared
     BN-ReLU, as in He et al. 2016's code.
+    ``relu_after_add`` closes the unit with a ReLU after the addition, and
+    ``projection_bn`` puts BN on a projection (option B) shortcut: both are on
+    for He et al. 2015's post-activation units, off for pre-activation ones.
     """
-    out_filters = output_filters(ops, filters)
-    lead = _leading_activation(ops)
-    last_conv = max(i for i, op in enumerate(ops) if op.startswith("conv"))
-    counts = {"bn": 0, "relu": 0, "conv": 0}
-    branch, preactivated, pending_stride = x, x, stride
-    for i, op in enumerate(ops):
-        kind = "conv" if op.startswith("conv") else op
-        counts[kind] += 1
-        layer_name = f"{name}_{kind}{counts[kind]}"
-        if op == "bn":
-            branch = batch_norm(branch, name=layer_name)
-        elif op == "relu":
-            branch = relu(branch, name=layer_name)
-        else:
-            if i == last_conv and dropout:
-                branch = keras.layers.Dropout(dropout, name=f"{name}_dropout")(branch)
-            width = out_filters if op == "conv1x4" else filters
-            step = pending_stride if op == "conv3" else 1
-            pending_stride = 1 if op == "conv3" else pending_stride
-            branch = conv(branch, width, 3 if op == "conv3" else 1, step, name=layer_name)
-        if lead and i == lead - 1:
-            preactivated = branch
+    out_filters = output_filters(ops, filters) if out_filters is None else out_filters
+    branch, preactivated = apply_ops(
+        x, ops, filters, stride, name=name, out_filters=out_filters, groups=groups, dropout=dropout
+    )
     branch = apply_attention(branch, attention, name=name)
     if survival_prob < 1.0:
         branch = StochasticDepth(survival_prob, name=f"{name}_stochastic_depth")(branch)
@@ -159,9 +201,9 @@ def residual_unit(
         branch = branch_layer(branch)
     needs_projection = stride != 1 or x.shape[-1] != out_filters
     source = preactivated if shortcut_kind == "B" and needs_projection else x
-    skip = shortcut(source, out_filters, stride, shortcut_kind, name=name, projection_bn=post_activation)
+    skip = shortcut(source, out_filters, stride, shortcut_kind, name=name, projection_bn=projection_bn)
     out = keras.layers.Add(name=f"{name}_add")([skip, branch])
-    return relu(out, name=f"{name}_out_relu") if post_activation else out
+    return relu(out, name=f"{name}_out_relu") if relu_after_add else out
 
 
 def run_plan(x, plan: list[UnitSpec], *, drop_path: float = 0.0, **unit_options):

@@ -11,7 +11,6 @@ import pytest  # noqa: E402
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes minutes; excluded from CI (-m 'not slow')")
     import tensorflow as tf
 
     # Two logical CPUs so tf.distribute.MirroredStrategy has two replicas to mirror.

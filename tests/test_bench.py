@@ -4,6 +4,7 @@ Benchmarks run on tiny settings (depth 8, batch 8, a step or two); the tests
 check the shape and internal consistency of what they report, never a timing.
 """
 
+import ast
 import importlib.util
 import json
 import os
@@ -25,11 +26,19 @@ TINY = ["--batch-size", "8", "--steps", "1", "--rounds", "2", "--warmup-steps", 
 
 def run_cli(argv, tmp_path, capsys):
     out = tmp_path / "result.json"
-    returned = bench.main([*argv, "--out", str(out)])
+    returned = bench.run([*argv, "--out", str(out)])
     printed = capsys.readouterr().out
     written = json.loads(out.read_text())
     assert written["command"] == returned["command"]
     return written, printed
+
+
+def one_error_line(capsys):
+    """The message of the one ``error:`` line a failed ``bench.main`` printed on stderr (and nothing else)."""
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
 
 
 def assert_machine(machine):
@@ -37,6 +46,58 @@ def assert_machine(machine):
     assert machine["cpu_count"] >= 1 and machine["cpus_usable"] >= 1
     assert {"python", "keras", "numpy", "reszoo"} <= set(machine["versions"])
     assert machine["date"][:4].isdigit()
+
+
+# main(argv) -> int ------------------------------------------------------------------------
+
+TWO_PRESETS = ("resnet20", "fast_resnet20")
+
+
+def test_main_returns_0_and_writes_the_result(tmp_path, capsys, monkeypatch):
+    chosen = {name: reszoo.presets()[name] for name in TWO_PRESETS}
+    monkeypatch.setattr(reszoo, "presets", lambda: dict(chosen))  # two small builds, not the whole zoo
+    out = tmp_path / "params.json"
+    assert bench.main(["params", "--markdown", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == ""
+    assert "| resnet | resnet20 | 269,722 | 0.27 | 269,722 | ✓ |" in printed.out
+    assert [r["preset"] for r in json.loads(out.read_text())["rows"]] == list(TWO_PRESETS)
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["units", "--steps", "0"], "--steps"),
+        (["units", "--jit-compile", "maybe"], "--jit-compile"),
+        (["throughput", "--model", "resnet", "--set", "depth"], "KEY=VALUE"),
+        (["throughput"], "--model"),
+        (["bogus"], "bogus"),
+        ([], "command"),
+    ],
+)
+def test_main_returns_2_with_one_error_line_on_bad_flags(argv, says, capsys):
+    assert bench.main(argv) == 2
+    assert says in one_error_line(capsys)
+
+
+def test_main_help_returns_0(capsys):
+    assert bench.main(["units", "--help"]) == 0
+    assert "--depths" in capsys.readouterr().out
+
+
+def test_tensorflow_only_commands_refuse_other_backends_with_status_1(monkeypatch, capsys):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert bench.main(["variants", "--model", "resnet20"]) == 1
+    assert "KERAS_BACKEND=tensorflow" in one_error_line(capsys)
+    assert bench.main(["profile", "--model", "resnet20"]) == 1
+    assert "profiler" in one_error_line(capsys)
+
+
+def test_python_m_reszoo_bench_exits_with_mains_status():
+    command = [sys.executable, "-m", "reszoo.bench", "units", "--depths", "21"]
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[-1].startswith("error: argument --depths")
 
 
 # bench units ------------------------------------------------------------------------------
@@ -68,10 +129,8 @@ def test_paper_ratios_are_the_seeds():
 
 @pytest.mark.parametrize("text", ["21", "20,abc", "", "2"])
 def test_units_rejects_depths_that_are_not_6n_plus_2(text, capsys):
-    with pytest.raises(SystemExit) as error:
-        bench.main(["units", "--depths", text])
-    assert error.value.code == 2
-    assert "6n+2" in capsys.readouterr().err
+    assert bench.main(["units", "--depths", text]) == 2
+    assert "6n+2" in one_error_line(capsys)
 
 
 # FLOPs ------------------------------------------------------------------------------------
@@ -123,10 +182,8 @@ def test_throughput_reports_speed_memory_and_flops(tmp_path, capsys):
 
 
 def test_throughput_unknown_model_is_a_one_line_error(capsys):
-    with pytest.raises(SystemExit) as error:
-        bench.main(["throughput", "--model", "resnet", "--set", "depth=9"])
-    assert error.value.code == 2
-    assert "depth" in capsys.readouterr().err
+    assert bench.main(["throughput", "--model", "resnet", "--set", "depth=9"]) == 2
+    assert "depth" in one_error_line(capsys)
 
 
 def test_variants_compare_keras_and_fused_batch_norm(tmp_path, capsys):
@@ -235,10 +292,8 @@ def test_params_match_rule():
 
 
 def test_params_unknown_family_is_refused(capsys):
-    with pytest.raises(SystemExit) as error:
-        bench.main(["params", "--family", "resnets"])
-    assert error.value.code == 2
-    assert "resnets" in capsys.readouterr().err
+    assert bench.main(["params", "--family", "resnets"]) == 2
+    assert "resnets" in one_error_line(capsys)
 
 
 # The JAX path -----------------------------------------------------------------------------------
@@ -250,8 +305,8 @@ def test_units_and_throughput_run_on_jax_without_tensorflow(tmp_path):
     script = (
         "import sys, json\n"
         "from reszoo import bench\n"
-        f"bench.main(['units', '--depths', '8', {', '.join(map(repr, TINY))}])\n"
-        f"r = bench.main(['throughput', '--model', 'fast_resnet', '--set', 'depth=8', {', '.join(map(repr, TINY))}])\n"
+        f"bench.run(['units', '--depths', '8', {', '.join(map(repr, TINY))}])\n"
+        f"r = bench.run(['throughput', '--model', 'fast_resnet', '--set', 'depth=8', {', '.join(map(repr, TINY))}])\n"
         "assert r['machine']['backend'] == 'jax', r['machine']\n"
         "loaded = sorted(m for m in sys.modules if m == 'tensorflow' or m.startswith('tensorflow.'))\n"
         "print(json.dumps({'tensorflow_modules': loaded, 'macs': r['forward_macs_per_image']}))\n"
@@ -262,6 +317,29 @@ def test_units_and_throughput_run_on_jax_without_tensorflow(tmp_path):
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["tensorflow_modules"] == []
     assert report["macs"] == bench.count_forward_macs(reszoo.build("fast_resnet", depth=8)).macs
+
+
+def test_bench_imports_tensorflow_only_inside_the_tensorflow_commands():
+    """What keeps the JAX path free of TensorFlow, checked without JAX installed.
+
+    No bench module imports TensorFlow (or ``reszoo.data``/``reszoo.train``, which do) at import time;
+    only ``pipeline``, ``variants`` and ``profile`` import it, inside the functions that run them.
+    """
+    forbidden = ("tensorflow", "reszoo.data", "reszoo.train", "reszoo.training")
+    package = os.path.join(ROOT, "reszoo", "bench")
+    for filename in sorted(os.listdir(package)):
+        if not filename.endswith(".py"):
+            continue
+        with open(os.path.join(package, filename)) as f:
+            tree = ast.parse(f.read())
+        top_level = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = [a.name for n in top_level if isinstance(n, ast.Import) for a in n.names]
+        names += [f"{n.module}.{a.name}" for n in top_level if isinstance(n, ast.ImportFrom) for a in n.names]
+        assert not [m for m in names if m.startswith(forbidden)], (filename, names)
+    script = "import sys, reszoo.bench; print(sorted(m for m in sys.modules if m.startswith(('reszoo.data', 'reszoo.train', 'tensorflow_datasets'))))"
+    completed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.strip().splitlines()[-1] == "[]"
 
 
 # FusedBatchNormalization -------------------------------------------------------------------------
@@ -346,8 +424,17 @@ def test_builders_use_fused_batch_norm_which_trains_like_keras_batch_norm(tmp_pa
     np.testing.assert_allclose(loaded.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
 
 
+def test_fused_bn_false_builds_keras_batch_norm():
+    model = reszoo.build("preact_resnet", depth=8, fused_bn=False)
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(bns) == 7 and all(type(layer) is keras.layers.BatchNormalization for layer in bns)
+    fused = reszoo.build("preact_resnet", depth=8)
+    assert sum(type(layer) is FusedBatchNormalization for layer in fused.layers) == 7
+    assert [w.path for w in fused.weights] == [w.path for w in model.weights]
+
+
 @pytest.mark.parametrize("setting", ["0", "off"])
-def test_reszoo_fused_bn_0_builds_keras_batch_norm(monkeypatch, setting):
+def test_reszoo_fused_bn_0_overrides_the_default(monkeypatch, setting):
     monkeypatch.setenv("RESZOO_FUSED_BN", setting)
     model = reszoo.build("preact_resnet", depth=8)
     bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]

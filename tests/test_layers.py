@@ -28,7 +28,7 @@ def test_zero_pad_shortcut_average_pooling_ceils_odd_sizes():
 def test_zero_pad_shortcut_refuses_to_shrink_and_bad_pooling():
     with pytest.raises(ValueError, match="cannot shrink 3 channels to 2"):
         ZeroPadShortcut(2)(np.zeros((1, 2, 2, 3), "float32"))
-    with pytest.raises(ValueError, match="pooling must be 'subsample' or 'average'"):
+    with pytest.raises(ValueError, match="pooling must be one of 'subsample', 'average'. Received: pooling="):
         ZeroPadShortcut(2, pooling="max")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import sys
@@ -15,11 +16,23 @@ from PIL import Image
 
 import reszoo
 from reszoo import registry, train, tune
+from reszoo.layers.attention import ATTENTION_KINDS
+from reszoo.layers.shake import SHAKE_LEVELS, SHAKE_MODES
+from reszoo.models import densenet as densenet_module
+from reszoo.models import pyramidnet as pyramidnet_module
+from reszoo.models import resnet as resnet_module
+from reszoo.models import resnext as resnext_module
+from reszoo.models import shake_shake as shake_shake_module
+from reszoo.models import wrn as wrn_module
+from reszoo.models.common import units_from_depth
+from reszoo.units import SHORTCUTS
 
 CLASSES = ("cat", "dog", "ship")
 TRAIN_PER_CLASS, TEST_PER_CLASS = 8, 2
 # A tiny, quick corner of fast_resnet's space: depth 8 only, no attention or stochastic depth.
 TINY_SPACE = ["--space", "depth=8", "--space", "attention=none", "--space", "drop_path=0.0"]
+# keras-tuner 1.4's oracle calls threading.currentThread() and getName(), deprecated since Python 3.10.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +141,8 @@ def test_search_resumes_then_exports_the_best(image_folder, tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+# The simulated kill skips Keras' CSVLogger.on_train_end, which would close history.csv; a real kill ends the process.
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
 def test_an_interrupted_trial_resumes_at_its_last_epoch(image_folder, tmp_path, monkeypatch):
     class Interrupt(keras.callbacks.Callback):
         """A kill after epoch 0 has been backed up (it runs after reszoo.train's callbacks)."""
@@ -248,25 +263,25 @@ def test_missing_data_is_a_usage_error(tmp_path, capsys):
 
 def test_a_project_of_another_search_is_refused(tmp_path):
     args = tune.parse_args(["--family", "wrn", "--project-dir", str(tmp_path / "p"), "--epochs", "3"])
-    args.val_split = 5
+    args = args.replace(val_split=5)
     tune.open_project(args)
     tune.open_project(args)  # the same search continues
-    other = tune.parse_args(["--family", "wrn", "--project-dir", str(tmp_path / "p"), "--epochs", "5"])
-    other.val_split = 5
+    other = tune.parse_args(["--family", "wrn", "--project-dir", str(tmp_path / "p"), "--epochs", "5"]).replace(
+        val_split=5
+    )
     with pytest.raises(ValueError, match=r"holds a search with other epochs \(epochs=3 there, 5 now\)"):
         tune.open_project(other)
     narrowed = tune.parse_args(
         ["--family", "wrn", "--project-dir", str(tmp_path / "p"), "--epochs", "3", "--space", "width=1,2"]
-    )
-    narrowed.val_split = 5
+    ).replace(val_split=5)
     with pytest.raises(ValueError, match=r"other space \(space knobs width: "):
         tune.open_project(narrowed)
 
 
 def test_bayesian_needs_scipy_and_sklearn(monkeypatch):
-    real_find_spec = tune.importlib.util.find_spec
+    real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        tune.importlib.util,
+        importlib.util,
         "find_spec",
         lambda name, *a: None if name in ("scipy", "sklearn") else real_find_spec(name, *a),
     )
@@ -372,6 +387,81 @@ def test_keras_tuner_samples_stay_inside_the_declared_space(family, tmp_path):
     assert len(seen) > 5
 
 
+def _depth_knobs(space: tune.SearchSpace):
+    return [k for k in space.knobs if k.target == "depth"]
+
+
+@pytest.mark.parametrize(
+    "family, rules",
+    [
+        ("resnet", resnet_module.DEPTH_RULES),
+        ("preact_resnet", resnet_module.DEPTH_RULES),
+        ("fast_resnet", {False: resnet_module.DEPTH_RULES[False]}),
+        ("pyramidnet", pyramidnet_module.DEPTH_RULES),
+        ("resnext", {True: resnext_module.DEPTH_RULE}),
+        ("shake_shake", {False: shake_shake_module.DEPTH_RULE}),
+    ],
+)
+def test_depth_choices_follow_the_family_depth_rule(family, rules):
+    """Every depth of a depth knob is valid by the family module's rule (units_from_depth raises otherwise),
+    one per unit count, and is what ``spaces.depths`` gives back for those unit counts."""
+    for knob in _depth_knobs(tune.search_space(family)):
+        bottleneck = bool(knob.when and knob.when[1][0]) or family == "resnext"
+        units = [units_from_depth(depth, **rules[bottleneck]) for depth in knob.values]
+        assert units == sorted(set(units)), "one depth per unit count, smallest network first"
+        assert tune.spaces.depths(tune.spaces.rule(**rules[bottleneck]), units) == knob.values
+
+
+@pytest.mark.parametrize(
+    "family, depth_rule, kwargs",
+    [
+        ("resnet", resnet_module.DEPTH_RULES[False], {}),
+        ("resnet", resnet_module.DEPTH_RULES[True], {"bottleneck": True}),
+        ("pyramidnet", pyramidnet_module.DEPTH_RULES[False], {}),
+        ("pyramidnet", pyramidnet_module.DEPTH_RULES[True], {"bottleneck": True}),
+        ("resnext", resnext_module.DEPTH_RULE, {}),
+        ("shake_shake", shake_shake_module.DEPTH_RULE, {}),
+    ],
+    ids=["resnet", "resnet-bottleneck", "pyramidnet", "pyramidnet-bottleneck", "resnext", "shake_shake"],
+)
+def test_the_builder_and_the_space_read_the_same_depth_rule(family, depth_rule, kwargs, validate_only, monkeypatch):
+    """Not a copy: with the module's rule changed (one more extra layer) the builder accepts other depths, and
+    the spaces derived afresh list those depths."""
+    depth = 3 * depth_rule["layers_per_unit"] + depth_rule["extra"]  # one unit per stage
+    validate_only(family, {**kwargs, "depth": depth})
+    knob = "bottleneck_depth" if kwargs.get("bottleneck") else "depth"
+    before = next(k.values for k in tune.spaces.family_spaces()[family] if k.name == knob)
+    monkeypatch.setitem(depth_rule, "extra", depth_rule["extra"] + 1)
+    validate_only(family, {**kwargs, "depth": depth + 1})
+    with pytest.raises(ValueError, match="depth"):
+        reszoo.build(family, **kwargs, depth=depth)
+    after = next(k.values for k in tune.spaces.family_spaces()[family] if k.name == knob)
+    assert after == tuple(d + 1 for d in before)
+
+
+def test_wrn_and_densenet_depths_come_from_their_validators():
+    assert [wrn_module.wrn_units(d) for d in tune.search_space("wrn").knobs[0].values] == [1, 2, 3, 4, 6]
+    basic, bottleneck = _depth_knobs(tune.search_space("densenet"))
+    assert [densenet_module.layers_per_block(d, False) for d in basic.values] == [1, 3, 6, 12, 32]
+    assert [densenet_module.layers_per_block(d, True) for d in bottleneck.values] == [1, 2, 4, 6, 16, 31, 41]
+    with pytest.raises(ValueError, match=r"no depth up to 1000 has \[400\] units per stage"):
+        tune.spaces.depths(wrn_module.wrn_units, (400,))
+
+
+def test_choice_knobs_are_the_family_modules_own_tuples():
+    def values(family, name):
+        return next(k.values for k in tune.search_space(family).knobs if k.name == name)
+
+    assert values("preact_resnet", "unit") == resnet_module.PREACT_UNITS
+    assert values("shake_shake", "mode") == tuple(SHAKE_MODES)
+    assert values("shake_shake", "level") == SHAKE_LEVELS
+    for family in ("resnet", "preact_resnet", "fast_resnet", "wrn"):
+        assert values(family, "attention") == tuple(tune.NONE if a is None else a for a in ATTENTION_KINDS)
+        assert set(tune.search_space(family).builder_kwargs({"attention": "none"}).values()) <= set(ATTENTION_KINDS)
+    for family in ("resnet", "preact_resnet", "fast_resnet"):
+        assert set(values(family, "shortcut")) <= set(SHORTCUTS)
+
+
 def test_space_data_helpers():
     space = tune.search_space("pyramidnet")
     assert space.smallest() == {
@@ -404,8 +494,7 @@ def test_space_data_helpers():
 
 @pytest.mark.parametrize("family", tune.supported_families())
 def test_the_training_command_line_reads_back_the_configuration(family, tmp_path):
-    args = tune.parse_args(["--family", family, "--project-dir", str(tmp_path), "--epochs", "3"])
-    args.val_split = 100
+    args = tune.parse_args(["--family", family, "--project-dir", str(tmp_path), "--epochs", "3"]).replace(val_split=100)
     space = args.search_space
     for values in (space.smallest(), next(iter(reversed(list(space.model_configurations()))))):
         values = {**values, "lr": 0.0123456789, "weight_decay": 3.3e-4, "batch_size": 128}

@@ -9,15 +9,15 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from reszoo.layers.core import batch_norm, he_normal
+from reszoo import _checks
+from reszoo.layers import options
+from reszoo.layers.core import batch_norm, dense, he_normal
 
 ATTENTION_KINDS = (None, "se", "cbam")
 
 
-def check_attention(attention):
-    if attention not in ATTENTION_KINDS:
-        raise ValueError(f"attention must be one of None, 'se', 'cbam'. Received: attention={attention!r}")
-    return attention
+def check_attention(attention: str | None) -> str | None:
+    return _checks.check_choice("attention", attention, ATTENTION_KINDS)
 
 
 def apply_attention(x, attention: str | None, *, name: str, reduction: int = 16):
@@ -37,8 +37,8 @@ def squeeze_excitation(x, *, reduction: int = 16, name: str):
     """SE block: GAP, FC(C/r)-ReLU-FC(C)-sigmoid, channel-wise scaling."""
     channels = x.shape[-1]
     s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
-    s = keras.layers.Dense(_hidden_units(channels, reduction), activation="relu", name=f"{name}_reduce")(s)
-    s = keras.layers.Dense(channels, activation="sigmoid", name=f"{name}_expand")(s)
+    s = dense(_hidden_units(channels, reduction), activation="relu", name=f"{name}_reduce")(s)
+    s = dense(channels, activation="sigmoid", name=f"{name}_expand")(s)
     return keras.layers.Multiply(name=f"{name}_scale")([x, s])
 
 
@@ -57,8 +57,8 @@ def cbam(x, *, reduction: int = 16, name: str, spatial_kernel: int = 7):
     """CBAM: channel attention (shared MLP over avg- and max-pooled descriptors),
     then spatial attention (7x7 conv + BN over channel-wise mean and max)."""
     channels = x.shape[-1]
-    reduce = keras.layers.Dense(_hidden_units(channels, reduction), activation="relu", name=f"{name}_mlp_reduce")
-    expand = keras.layers.Dense(channels, name=f"{name}_mlp_expand")
+    reduce = dense(_hidden_units(channels, reduction), activation="relu", name=f"{name}_mlp_reduce")
+    expand = dense(channels, name=f"{name}_mlp_expand")
     avg = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_avg")(x)
     mx = keras.layers.GlobalMaxPooling2D(keepdims=True, name=f"{name}_max")(x)
     channel_logits = keras.layers.Add(name=f"{name}_channel_add")([expand(reduce(avg)), expand(reduce(mx))])
@@ -67,7 +67,13 @@ def cbam(x, *, reduction: int = 16, name: str, spatial_kernel: int = 7):
 
     pooled = ChannelPool(name=f"{name}_channel_pool")(x)
     spatial = keras.layers.Conv2D(
-        1, spatial_kernel, padding="same", use_bias=False, kernel_initializer=he_normal(), name=f"{name}_spatial_conv"
+        1,
+        spatial_kernel,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=he_normal(),
+        kernel_regularizer=options.current().regularizer(),
+        name=f"{name}_spatial_conv",
     )(pooled)
     spatial = batch_norm(spatial, name=f"{name}_spatial_bn")
     spatial_gate = keras.layers.Activation("sigmoid", name=f"{name}_spatial_gate")(spatial)

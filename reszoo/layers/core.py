@@ -7,11 +7,11 @@ Keras' JAX backend.
 
 from __future__ import annotations
 
-import os
-
 import keras
 from keras import ops
 
+from reszoo import _checks
+from reszoo.layers import options
 from reszoo.layers.fused_bn import FusedBatchNormalization
 
 # Torch / PyTorch BatchNorm: running = 0.9 * running + 0.1 * batch, eps 1e-5.
@@ -52,6 +52,7 @@ def conv(x, filters: int, kernel_size: int = 3, stride: int = 1, *, name: str, g
         use_bias=False,
         groups=groups,
         kernel_initializer=he_normal(),
+        kernel_regularizer=options.current().regularizer(),
         name=name,
     )(x)
 
@@ -63,16 +64,28 @@ def batch_norm(x, *, name: str):
     results) whose training step on the TensorFlow backend runs TF's fused
     kernel: 1.1-1.5x faster training on a CPU with oneDNN (benchmarks/RESULTS.md,
     section 3). Inference and every other backend run Keras' own code.
-    ``RESZOO_FUSED_BN=0`` in the environment builds Keras' own layer instead
-    (for ``.keras`` files that load without reszoo, or to compare).
+    ``reszoo.build(..., fused_bn=False)`` builds Keras' own layer instead
+    (for ``.keras`` files that load without reszoo, or to compare). Both read
+    the build's options (``reszoo.layers.options``): the layer class and L2 on
+    gamma and beta.
     """
-    layer_class = FusedBatchNormalization if fused_batch_norm_enabled() else keras.layers.BatchNormalization
-    return layer_class(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
+    build = options.current()
+    layer_class = FusedBatchNormalization if build.fused_bn else keras.layers.BatchNormalization
+    return layer_class(
+        momentum=BN_MOMENTUM,
+        epsilon=BN_EPSILON,
+        gamma_regularizer=build.regularizer(),
+        beta_regularizer=build.regularizer(),
+        name=name,
+    )(x)
 
 
-def fused_batch_norm_enabled() -> bool:
-    """Whether builders use ``FusedBatchNormalization`` (the default) or Keras' BN (``RESZOO_FUSED_BN=0``)."""
-    return os.environ.get("RESZOO_FUSED_BN", "1").strip().lower() not in ("0", "false", "no", "off")
+def dense(units: int, *, name: str, activation: str | None = None) -> keras.layers.Dense:
+    """A ``Dense`` layer (not yet called, so it can be shared) with the build's L2 on kernel and bias."""
+    regularizer = options.current().regularizer()
+    return keras.layers.Dense(
+        units, activation=activation, kernel_regularizer=regularizer, bias_regularizer=regularizer, name=name
+    )
 
 
 def relu(x, *, name: str):
@@ -87,26 +100,10 @@ def bn_relu(x, *, name: str):
 def classifier(x, num_classes: int, activation: str | None, *, name: str = "predictions"):
     """Global average pool and the dense classifier; softmax computed in float32."""
     x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
-    x = keras.layers.Dense(num_classes, name=name + "_dense" if activation else name)(x)
+    x = dense(num_classes, name=name + "_dense" if activation else name)(x)
     if activation:
         x = keras.layers.Activation(activation, dtype="float32", name=name)(x)
     return x
-
-
-def check_input_shape(input_shape) -> tuple[int, int, int]:
-    shape = tuple(input_shape)
-    if len(shape) != 3 or any((not isinstance(d, int)) or d < 1 for d in shape):
-        raise ValueError(
-            "input_shape must be (height, width, channels) with positive integers. "
-            f"Received: input_shape={input_shape!r}"
-        )
-    return shape
-
-
-def check_num_classes(num_classes) -> int:
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
-    return num_classes
 
 
 @keras.saving.register_keras_serializable(package="reszoo")
@@ -121,8 +118,7 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def __init__(self, filters: int, stride: int = 1, pooling: str = "subsample", **kwargs):
         super().__init__(**kwargs)
-        if pooling not in ("subsample", "average"):
-            raise ValueError(f"pooling must be 'subsample' or 'average'. Received: pooling={pooling!r}")
+        _checks.check_choice("pooling", pooling, ("subsample", "average"))
         self.filters = int(filters)
         self.stride = int(stride)
         self.pooling = pooling
@@ -165,8 +161,7 @@ class StochasticDepth(keras.layers.Layer):
 
     def __init__(self, survival_prob: float, per_sample: bool = False, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 < survival_prob <= 1.0:
-            raise ValueError(f"survival_prob must be in (0, 1]. Received: survival_prob={survival_prob!r}")
+        _checks.check_interval("survival_prob", survival_prob, closed_lower=False, closed_upper=True)
         self.survival_prob = float(survival_prob)
         self.per_sample = bool(per_sample)
         self.seed = seed

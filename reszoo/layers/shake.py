@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from reszoo import _checks
+
 # The paper's Table 1 names a rule as <forward pass>-<backward pass>:
 # "shake" draws a new coefficient, "even" uses 0.5, "keep" (backward only)
 # reuses the forward pass's coefficient.
@@ -24,16 +26,12 @@ SHAKE_MODES: dict[str, tuple[str, str]] = {
 SHAKE_LEVELS = ("image", "batch")
 
 
-def check_shake_mode(mode):
-    if mode not in SHAKE_MODES:
-        raise ValueError(f"mode must be one of {', '.join(map(repr, SHAKE_MODES))}. Received: mode={mode!r}")
-    return mode
+def check_shake_mode(mode: str) -> str:
+    return _checks.check_choice("mode", mode, SHAKE_MODES)
 
 
-def check_shake_level(level):
-    if level not in SHAKE_LEVELS:
-        raise ValueError(f"level must be one of {', '.join(map(repr, SHAKE_LEVELS))}. Received: level={level!r}")
-    return level
+def check_shake_level(level: str) -> str:
+    return _checks.check_choice("level", level, SHAKE_LEVELS)
 
 
 @keras.saving.register_keras_serializable(package="reszoo")

@@ -16,19 +16,15 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from reszoo import _checks
+
 
 def _check_drop_prob(drop_prob) -> float:
-    if not isinstance(drop_prob, (int, float)) or isinstance(drop_prob, bool) or not 0.0 <= drop_prob < 1.0:
-        raise ValueError(f"drop_prob must be in [0, 1). Received: drop_prob={drop_prob!r}")
-    return float(drop_prob)
+    return _checks.check_rate("drop_prob", drop_prob)
 
 
 def _check_range(arg: str, value) -> tuple[float, float]:
-    numbers = isinstance(value, (tuple, list)) and len(value) == 2
-    numbers = numbers and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-    if not (numbers and value[0] <= value[1]):
-        raise ValueError(f"{arg} must be a pair (low, high) with low <= high. Received: {arg}={value!r}")
-    return float(value[0]), float(value[1])
+    return _checks.check_range(arg, value)
 
 
 def _per_image_shape(x):
@@ -128,11 +124,8 @@ class SeparatedStochasticDepth(keras.layers.Layer):
 
     def __init__(self, survival_prob: float, split: int, per_sample: bool = False, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        valid = isinstance(survival_prob, (int, float)) and not isinstance(survival_prob, bool)
-        if not (valid and 0.0 < survival_prob <= 1.0):
-            raise ValueError(f"survival_prob must be in (0, 1]. Received: survival_prob={survival_prob!r}")
-        if not isinstance(split, int) or isinstance(split, bool) or split < 1:
-            raise ValueError(f"split must be a positive integer. Received: split={split!r}")
+        _checks.check_interval("survival_prob", survival_prob, closed_lower=False, closed_upper=True)
+        _checks.check_positive_int("split", split)
         self.survival_prob = float(survival_prob)
         self.split = split
         self.per_sample = bool(per_sample)

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import keras
 
+from reszoo._checks import check_depth
 from reszoo.layers import bn_relu, conv
 from reszoo.models.common import check_positive_int, finish, model_inputs
 from reszoo.registry import register_family, register_presets
@@ -60,14 +61,8 @@ BOTTLENECK = UNIT_OPS["preact"]["bottleneck"]
 
 def modules_from_depth(depth, p: int, t: int) -> int:
     """m such that depth = 9(2p + t)m + 20, or a ValueError saying what is allowed."""
-    step = 9 * (2 * p + t)
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < step + 20 or (depth - 20) % step:
-        examples = ", ".join(str(step * m + 20) for m in (1, 2, 6))
-        raise ValueError(
-            f"depth must be {step}m+20 (9(2p+t)m+20 with p={p}, t={t}) for a positive integer m "
-            f"(e.g. {examples}). Received: depth={depth!r}"
-        )
-    return (depth - 20) // step
+    rule = f"9(2p+t)m+20 with p={p}, t={t}"
+    return check_depth(depth, step=9 * (2 * p + t), extra=20, letter="m", rule=rule, examples=(1, 2, 6))
 
 
 def check_mask_depths(mask_depths) -> tuple[int, int, int]:
@@ -156,7 +151,9 @@ def attention_module(x, *, p: int, t: int, r: int, mask_depth: int, name: str):
     return units(x, p, channels, name=f"{name}_post")
 
 
-@register_family("attention", weight_decay=1e-4)
+@register_family(
+    "attention", weight_decay=1e-4, smoke=dict(depth=47, t=1, width=2, mask_depths=(1, 1, 0), input_shape=(16, 16, 3))
+)
 def attention(
     depth: int = 92,
     p: int = 1,
@@ -258,6 +255,7 @@ register_presets(
             c100_error=20.45,
             recipe="attention",
             slow=True,
+            extra=dict(published_basis="not_reproduced"),
             notes=_ADAPTED + "Ours 10,108,826 trainable, not 8.6M: with p=2, t=4, r=3 (depth 72m+20, m=6) a module "
             "costs 2.04x a p=1, t=2, r=1 one, so widths that reproduce Attention-92 and -236 "
             "cannot also give 8.6M. C100 is the paper's 20.45 (the survey's table prints 24.54).",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import keras
 
+from reszoo._checks import check_interval
 from reszoo.layers import batch_norm, bn_relu, conv, relu
 from reszoo.models.common import check_choice, check_positive_int, check_rate, finish, model_inputs, units_from_depth
 from reszoo.registry import register_family, register_presets
@@ -40,9 +41,7 @@ def layers_per_block(depth, bottleneck: bool) -> int:
 
 
 def check_compression(compression) -> float:
-    if not isinstance(compression, (int, float)) or isinstance(compression, bool) or not 0 < compression <= 1:
-        raise ValueError(f"compression must be in (0, 1]. Received: compression={compression!r}")
-    return float(compression)
+    return check_interval("compression", compression, closed_lower=False, closed_upper=True)
 
 
 def block_plan(
@@ -93,7 +92,9 @@ def transition(x, filters: int, dropout: float, *, name: str):
     return keras.layers.AveragePooling2D(2, name=f"{name}_pool")(x)
 
 
-@register_family("densenet", weight_decay=1e-4)
+@register_family(
+    "densenet", weight_decay=1e-4, smoke=dict(depth=16, growth_rate=4, bottleneck=True, compression=0.5, dropout=0.2)
+)
 def densenet(
     depth: int = 40,
     growth_rate: int = 12,

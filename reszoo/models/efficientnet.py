@@ -28,9 +28,10 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from reszoo.layers import options
 from reszoo.layers.core import ResizeImages
 from reszoo.models.common import check_choice, check_positive_int, check_rate, finish, model_inputs
-from reszoo.registry import register_family, register_presets
+from reszoo.registry import apply_weight_decay, register_family, register_presets
 
 # keras.applications rejects anything smaller (imagenet_utils.obtain_input_shape(min_size=32)).
 MIN_SIZE = 32
@@ -124,7 +125,7 @@ def efficientnet_backbone(variant: str, input_shape, *, cifar_stem: bool = False
     return backbone
 
 
-@register_family("efficientnet", weight_decay=1e-5, normalizes_inputs=True)
+@register_family("efficientnet", weight_decay=1e-5, normalizes_inputs=True, smoke=dict(variant="b0"))
 def efficientnet(
     variant: str = "b0",
     weights: str | None = None,
@@ -202,9 +203,13 @@ def efficientnet(
         # dropout on the pooled vector, and lets the shared GAP + dense head finish the model.
         x = keras.layers.SpatialDropout2D(dropout, name="head_dropout")(x)
     default_name = f"efficientnet_{variant}" + ("_cifar_stem" if cifar_stem else "")
-    return finish(
+    model = finish(
         inputs, x, num_classes=num_classes, classifier_activation=classifier_activation, name=name or default_name
     )
+    # The backbone's layers come from keras.applications, not from reszoo's conv/BN helpers, so they
+    # cannot be created regularised: the build's weight decay is put on them after the build (the one
+    # family that needs it; the same L2 on the head's Dense replaces the helper's equal one).
+    return apply_weight_decay(model, options.current().weight_decay)
 
 
 _TAN = "Tan & Le 2019, EfficientNet, Table 2 (ImageNet-1000 head); survey table 8"
@@ -214,7 +219,9 @@ _NOTES = (
 )
 
 
-def _preset(variant: str, backbone: int, features: int, published: float, notes: str = "", **more) -> dict:
+def _preset(
+    variant: str, backbone: int, features: int, published: float, notes: str = "", basis="imagenet_head", **more
+) -> dict:
     head, imagenet_head = features * 10 + 10, features * 1000 + 1000
     return dict(
         kwargs=dict(variant=variant),
@@ -229,6 +236,7 @@ def _preset(variant: str, backbone: int, features: int, published: float, notes:
             imagenet_params=backbone + imagenet_head,
             resolution=VARIANTS[variant].resolution,
             dropout=VARIANTS[variant].dropout,
+            published_basis=basis,
         ),
         **more,
     )
@@ -245,6 +253,7 @@ register_presets(
             7_700_994,
             1408,
             9.2,
+            basis="imagenet_head_all_weights",
             notes="The paper's 9.2M is keras' count_params() (BN moving statistics included); trainable is 9.1M.",
         ),
         "efficientnet_b3": _preset("b3", 10_696_232, 1536, 12),

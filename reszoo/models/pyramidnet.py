@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import keras
 
+from reszoo._checks import check_number
 from reszoo.layers import batch_norm, bn_relu, conv, linear_survival
 from reszoo.layers.shakedrop import SeparatedStochasticDepth, ShakeDrop
 from reszoo.models.common import check_choice, check_rate, finish, model_inputs, units_from_depth
@@ -23,12 +24,11 @@ STEM_WIDTH = 16
 STAGES = 3
 # Han et al.'s unit (d): first ReLU removed, BN added at the end (survey table 1).
 PYRAMID_UNIT = "no_first_relu_bn_end"
+DEPTH_RULES = {False: dict(layers_per_unit=2, extra=2), True: dict(layers_per_unit=3, extra=2)}  # by bottleneck
 
 
 def check_alpha(alpha) -> float:
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or alpha < 0:
-        raise ValueError(f"alpha must be a number >= 0 (the total widening). Received: alpha={alpha!r}")
-    return alpha
+    return check_number("alpha", alpha, minimum=0, meaning="the total widening")
 
 
 def pyramid_plan(
@@ -82,7 +82,7 @@ def default_name(depth: int, alpha: float, bottleneck: bool, shakedrop: float, s
     return f"pyramidnet{depth}_a{alpha:g}{suffix}"
 
 
-@register_family("pyramidnet", weight_decay=1e-4)
+@register_family("pyramidnet", weight_decay=1e-4, smoke=dict(depth=11, alpha=12, bottleneck=True, shakedrop=0.5))
 def pyramidnet(
     depth: int = 110,
     alpha: float = 48,
@@ -138,7 +138,7 @@ def pyramidnet(
             "shakedrop and sepdrop are alternative branch regularizers; set at most one. "
             f"Received: shakedrop={shakedrop!r}, sepdrop={sepdrop!r}"
         )
-    n = units_from_depth(depth, layers_per_unit=3 if bottleneck else 2, extra=2)
+    n = units_from_depth(depth, **DEPTH_RULES[bottleneck])
     ops = UNIT_OPS[PYRAMID_UNIT]["bottleneck" if bottleneck else "basic"]
     plan = pyramid_plan(n, alpha)
     regularizer = "shakedrop" if shakedrop else "sepdrop" if sepdrop else None

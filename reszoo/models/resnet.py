@@ -21,6 +21,7 @@ from reszoo.units import SHORTCUTS, UNIT_OPS, run_plan, stage_plan
 
 WIDTHS = (16, 32, 64)
 PREACT_UNITS = ("preact", "no_first_relu", "bn_end", "no_first_relu_bn_end")
+DEPTH_RULES = {False: dict(layers_per_unit=2, extra=2), True: dict(layers_per_unit=3, extra=2)}  # by bottleneck
 
 
 def cifar_resnet(
@@ -45,7 +46,7 @@ def cifar_resnet(
     check_attention(attention)
     drop_path = check_rate("drop_path", drop_path)
     dropout = check_rate("dropout", dropout)
-    n = units_from_depth(depth, layers_per_unit=3 if bottleneck else 2, extra=2)
+    n = units_from_depth(depth, **DEPTH_RULES[bottleneck])
     ops = UNIT_OPS[unit]["bottleneck" if bottleneck else "basic"]
     post_activation = unit == "post"
 
@@ -59,7 +60,8 @@ def cifar_resnet(
         stage_plan((n, n, n), WIDTHS),
         ops=ops,
         shortcut_kind=shortcut,
-        post_activation=post_activation,
+        relu_after_add=post_activation,
+        projection_bn=post_activation,
         dropout=dropout,
         attention=attention,
         drop_path=drop_path,
@@ -69,7 +71,7 @@ def cifar_resnet(
     return finish(inputs, x, num_classes=num_classes, classifier_activation=classifier_activation, name=name)
 
 
-@register_family("resnet", weight_decay=1e-4)
+@register_family("resnet", weight_decay=1e-4, smoke=dict(depth=8, shortcut="avg", drop_path=0.5))
 def resnet(
     depth: int = 20,
     bottleneck: bool = False,
@@ -122,7 +124,7 @@ def resnet(
     )
 
 
-@register_family("preact_resnet", weight_decay=1e-4)
+@register_family("preact_resnet", weight_decay=1e-4, smoke=dict(depth=8, attention="se", dropout=0.3))
 def preact_resnet(
     depth: int = 110,
     bottleneck: bool = False,
@@ -172,7 +174,7 @@ def preact_resnet(
     )
 
 
-@register_family("fast_resnet", weight_decay=1e-4)
+@register_family("fast_resnet", weight_decay=1e-4, smoke=dict(depth=8, unit_type=2, attention="cbam", drop_path=0.5))
 def fast_resnet(
     depth: int = 20,
     unit_type: int = 1,

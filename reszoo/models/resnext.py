@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import keras
 
-from reszoo.layers import batch_norm, bn_relu, conv, relu
+from reszoo.layers import bn_relu, conv
 from reszoo.models.common import check_positive_int, finish, model_inputs, units_from_depth
 from reszoo.registry import register_family, register_presets
-from reszoo.units import UnitSpec, shortcut, stage_plan
+from reszoo.units import UnitSpec, residual_unit, stage_plan
 
 STEM_WIDTH = 64
 STAGE_OUTPUTS = (256, 512, 1024)
+DEPTH_RULE = dict(layers_per_unit=3, extra=2)  # depth 9n+2
+# A post-activation bottleneck whose 3x3 conv is grouped (C groups) and whose last 1x1 goes to the stage's output.
+BLOCK_OPS = ("conv1", "bn", "relu", "gconv3", "bn", "relu", "conv1_out", "bn")
 
 
 def grouped_width(cardinality: int, bottleneck_width: int, stage: int) -> int:
@@ -34,21 +37,21 @@ def resnext_block(x, spec: UnitSpec, *, cardinality: int, bottleneck_width: int)
     ``{unit}_conv{i}`` / ``_bn{i}`` / ``_relu{i}``, ``_proj`` / ``_proj_bn``,
     ``_add`` and ``_out_relu``.
     """
-    width = grouped_width(cardinality, bottleneck_width, spec.stage)
-    # (filters, kernel, stride, groups) of the three convs.
-    convs = ((width, 1, 1, 1), (width, 3, spec.stride, cardinality), (spec.filters, 1, 1, 1))
-    branch = x
-    for i, (filters, kernel, stride, groups) in enumerate(convs, start=1):
-        branch = conv(branch, filters, kernel, stride, groups=groups, name=f"{spec.name}_conv{i}")
-        branch = batch_norm(branch, name=f"{spec.name}_bn{i}")
-        if i < len(convs):
-            branch = relu(branch, name=f"{spec.name}_relu{i}")
-    skip = shortcut(x, spec.filters, spec.stride, "B", name=spec.name, projection_bn=True)
-    out = keras.layers.Add(name=f"{spec.name}_add")([skip, branch])
-    return relu(out, name=f"{spec.name}_out_relu")
+    return residual_unit(
+        x,
+        grouped_width(cardinality, bottleneck_width, spec.stage),
+        spec.stride,
+        ops=BLOCK_OPS,
+        name=spec.name,
+        out_filters=spec.filters,
+        groups=cardinality,
+        shortcut_kind="B",
+        relu_after_add=True,
+        projection_bn=True,
+    )
 
 
-@register_family("resnext", weight_decay=5e-4)
+@register_family("resnext", weight_decay=5e-4, smoke=dict(depth=11, cardinality=2, bottleneck_width=4))
 def resnext(
     depth: int = 29,
     cardinality: int = 8,
@@ -78,7 +81,7 @@ def resnext(
         >>> model.get_layer("stage2_unit1_conv2").groups
         2
     """
-    n = units_from_depth(depth, layers_per_unit=3, extra=2)
+    n = units_from_depth(depth, **DEPTH_RULE)
     cardinality = check_positive_int("cardinality", cardinality)
     bottleneck_width = check_positive_int("bottleneck_width", bottleneck_width)
 
@@ -118,6 +121,7 @@ register_presets(
             c100_error=17.31,
             recipe="resnext",
             notes="The paper prints 68.1M for 68,155,210 parameters (truncated, not rounded).",
+            extra=dict(published_basis="truncated"),
         ),
     },
 )

@@ -28,9 +28,9 @@ Bases (``base``):
   shortcut has no ReLU of its own: the ReLU comes after the level-2 (and, for
   the last group, level-1) addition (Fig. 2, "residual block without ReLU in
   the end"). That unit is built as a post-activation unit without its closing
-  ReLU, which ``reszoo.units.residual_unit`` only offers with
-  ``post_activation=False``; so with one unit per group (depth 8) the
-  down-sampling units' projections lack their BN.
+  ReLU (``relu_after_add=False``) and, as reszoo has always built it, without
+  BN on its projection (``projection_bn=False``); so with one unit per group
+  (depth 8) the down-sampling units' projections lack their BN.
 
 Choices where the paper is ambiguous (documented for the presets too):
 
@@ -132,7 +132,9 @@ def ror_body(x, plan: list[UnitSpec], *, base: RoRBase, levels: int, drop_path: 
                 ops=ops,
                 name=spec.name,
                 shortcut_kind="B",
-                post_activation=base.post_activation and not (deferred_relu and spec is group[-1]),
+                relu_after_add=base.post_activation and not (deferred_relu and spec is group[-1]),
+                # Kept as before the switches were split (the golden counts): that unit's projection has no BN.
+                projection_bn=base.post_activation and not (deferred_relu and spec is group[-1]),
                 dropout=dropout,
                 attention=attention,
                 survival_prob=linear_survival(position, len(plan), drop_path),
@@ -161,7 +163,7 @@ def default_name(base: str, levels: int, depth: int, width: int) -> str:
     return f"{'pre_' if base == 'preact' else ''}ror{levels}_{depth}"
 
 
-@register_family("ror", weight_decay=1e-4)
+@register_family("ror", weight_decay=1e-4, smoke=dict(base="wrn", depth=10, width=2, drop_path=0.5))
 def ror(
     base: str = "wrn",
     depth: int | None = None,
@@ -239,7 +241,7 @@ _ROR = "Zhang et al. 2017, Residual Networks of Residual Networks (RoR)"
 _SD_NOTE = "+SD: stochastic depth on the units with Huang et al.'s linear decay to p_L = 0.5 (their default; assumed)."
 
 
-def _ror_preset(kwargs, table, c10, c100, *, published=None, notes=""):
+def _ror_preset(kwargs, table, c10, c100, *, published=None, published_basis=None, notes=""):
     return dict(
         kwargs=kwargs,
         paper=f"{_ROR}, {table}",
@@ -248,6 +250,7 @@ def _ror_preset(kwargs, table, c10, c100, *, published=None, notes=""):
         c100_error=c100,
         recipe="stochastic_depth",
         notes=notes,
+        extra=dict(published_basis=published_basis) if published_basis else {},
     )
 
 
@@ -260,6 +263,7 @@ register_presets(
             3.77,
             19.73,
             published=13.3,
+            published_basis="not_reproduced",
             notes=(
                 "The paper prints 13.3M; we count 13,645,530 (13.6M): the WRN-58-4 base alone has 13,599,450 "
                 "and the four level-1/2 1x1 convs add 46,080, so the printed figure cannot be reproduced with "

@@ -20,30 +20,19 @@ from reszoo.layers import batch_norm, conv, relu
 from reszoo.layers.shake import ShakeShake, check_shake_level, check_shake_mode
 from reszoo.models.common import check_positive_int, finish, model_inputs, units_from_depth
 from reszoo.registry import register_family, register_presets
-from reszoo.units import UnitSpec, stage_plan
+from reszoo.units import UnitSpec, apply_ops, stage_plan
 
 STEM_WIDTH = 16
 NUM_BRANCHES = 2
+DEPTH_RULE = dict(layers_per_unit=2, extra=2)  # depth 6n+2
 # One residual branch; the first 3x3 conv takes the block's stride.
 BRANCH_OPS = ("relu", "conv3", "bn", "relu", "conv3", "bn")
 
 
 def shake_branch(x, filters: int, stride: int, *, name: str):
     """ReLU-conv3x3-BN-ReLU-conv3x3-BN, layers named ``{name}_relu1``, ``_conv1``, ``_bn1``, ..."""
-    counts = {"relu": 0, "conv": 0, "bn": 0}
-    pending_stride = stride
-    for op in BRANCH_OPS:
-        kind = "conv" if op == "conv3" else op
-        counts[kind] += 1
-        layer_name = f"{name}_{kind}{counts[kind]}"
-        if op == "relu":
-            x = relu(x, name=layer_name)
-        elif op == "bn":
-            x = batch_norm(x, name=layer_name)
-        else:
-            x = conv(x, filters, 3, pending_stride, name=layer_name)
-            pending_stride = 1
-    return x
+    branch, _ = apply_ops(x, BRANCH_OPS, filters, stride, name=name)
+    return branch
 
 
 def shake_shortcut(x, filters: int, stride: int, *, name: str):
@@ -89,7 +78,7 @@ def check_width(width) -> int:
     return width
 
 
-@register_family("shake_shake", weight_decay=1e-4)
+@register_family("shake_shake", weight_decay=1e-4, smoke=dict(depth=8, width=8))
 def shake_shake(
     depth: int = 26,
     width: int = 32,
@@ -123,7 +112,7 @@ def shake_shake(
         >>> model.get_layer("stage1_unit1_shake").mode
         'even_even'
     """
-    n = units_from_depth(depth, layers_per_unit=2, extra=2)
+    n = units_from_depth(depth, **DEPTH_RULE)
     width = check_width(width)
     check_shake_mode(mode)
     check_shake_level(level)

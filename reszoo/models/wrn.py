@@ -41,7 +41,7 @@ def wrn_widths(width: int) -> tuple[int, ...]:
     return tuple(base * width for base in BASE_WIDTHS)
 
 
-@register_family("wrn", weight_decay=5e-4)
+@register_family("wrn", weight_decay=5e-4, smoke=dict(depth=10, width=2, dropout=0.3))
 def wrn(
     depth: int = 28,
     width: int = 10,
@@ -80,7 +80,7 @@ def wrn(
 
     Examples:
         >>> model = build("wrn", depth=16, width=8)
-        >>> count_trainable(model)
+        >>> reszoo.trainable_params(model)
         10961370
         >>> tuple(model.get_layer("stage1_unit1_proj").kernel.shape)
         (1, 1, 16, 128)
@@ -98,7 +98,8 @@ def wrn(
         stage_plan((n, n, n), wrn_widths(width)),
         ops=UNIT_OPS["preact"]["basic"],
         shortcut_kind="B",
-        post_activation=False,
+        relu_after_add=False,
+        projection_bn=False,
         dropout=dropout,
         attention=attention,
         drop_path=drop_path,

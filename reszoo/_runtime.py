@@ -1,0 +1,31 @@
+"""Process-wide settings reszoo makes once, at ``import reszoo`` (imported first by ``reszoo/__init__.py``).
+
+Both are documented speed/robustness defaults, kept here so that no build changes global state:
+
+- ``TF_ENABLE_ONEDNN_OPTS=1`` unless the environment already sets it. TensorFlow enables its oneDNN CPU
+  kernels by default only on CPUs with AVX-512 VNNI/BF16 or AMX; elsewhere (e.g. AVX2 AMD EPYC) it falls
+  back to Eigen kernels built without AVX2/FMA, and training runs 1.6x slower (benchmarks/RESULTS.md,
+  section 3). It must be set before TensorFlow is first imported; ``TF_ENABLE_ONEDNN_OPTS=0`` still turns
+  it off.
+- Python's recursion limit raised to ``DEEP_GRAPH_RECURSION_LIMIT``. Keras walks a functional graph
+  recursively (keras/src/ops/function.py, ``_build_map_helper``): a few Python frames per layer, so
+  ResNet-1202 / PreAct-1001 (3,000+ layers) overflow the default limit of 1,000 when built, saved as
+  ``.keras`` or loaded. Python 3.11+ keeps pure-Python recursion off the C stack, so raising it is safe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+DEEP_GRAPH_RECURSION_LIMIT = 100_000
+
+
+def configure() -> None:
+    """Apply both settings; idempotent (``import reszoo`` runs it once)."""
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    if sys.getrecursionlimit() < DEEP_GRAPH_RECURSION_LIMIT:
+        sys.setrecursionlimit(DEEP_GRAPH_RECURSION_LIMIT)
+
+
+configure()

@@ -1,0 +1,7 @@
+"""``python -m reszoo.tune``."""
+
+import sys
+
+from reszoo.tune.cli import main
+
+sys.exit(main())
