@@ -65,6 +65,13 @@ def parse_key_value(text: str, *, what: str = "KEY", example: str = "depth=56") 
     return key, value
 
 
+def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
+    """``--dataset``, ``--data-dir`` and ``--image-size``, as ``reszoo.train`` and ``reszoo.tune`` both take them."""
+    p.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | folder:DIR | synthetic[:N]")
+    p.add_argument("--data-dir", default=None, help="tfds data directory (default: tfds' own)")
+    p.add_argument("--image-size", type=int, default=None, help="resize images to this square size")
+
+
 def logger(command: str) -> Callable[[str], None]:
     """A ``log(message)`` that prints ``[reszoo.<command>] message`` to stdout, flushed."""
     prefix = f"[reszoo.{command}]"

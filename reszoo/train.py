@@ -53,7 +53,6 @@ Python, ``run(args)`` raises ``UsageError`` (a ``ValueError``) or
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import csv
 import datetime
@@ -168,19 +167,10 @@ class _ListRecipes(argparse.Action):
 
 
 def parse_set_item(text: str) -> tuple[str, Any]:
-    """``"depth=56"`` -> ``("depth", 56)``; values via ``ast.literal_eval``, else kept as strings."""
-    key, sep, raw = text.partition("=")
-    key, raw = key.strip(), raw.strip()
-    if not sep or not key.isidentifier() or not raw:
-        raise argparse.ArgumentTypeError(
-            f"expected KEY=VALUE with KEY a builder argument, e.g. depth=56 or shortcut=B. Received: {text!r}"
-        )
+    """``"depth=56"`` -> ``("depth", 56)`` (``cli.parse_key_value``), refusing what training decides itself."""
+    key, value = cli.parse_key_value(text, what="a builder argument", example="depth=56 or shortcut=B")
     if key in RESERVED_SET_KEYS:
         raise argparse.ArgumentTypeError(f"{key} cannot be set with --set: {RESERVED_SET_KEYS[key]}.")
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        value = raw
     return key, value
 
 
@@ -221,9 +211,7 @@ def _add_model_and_data_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="builder argument, repeatable: --set depth=56 --set shortcut=B",
     )
-    p.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | folder:DIR | synthetic[:N]")
-    p.add_argument("--data-dir", default=None, help="tfds data directory (default: tfds' own)")
-    p.add_argument("--image-size", type=int, default=None, help="resize images to this square size")
+    cli.add_dataset_arguments(p)
     p.add_argument(
         "--val-split",
         type=int,

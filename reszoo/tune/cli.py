@@ -64,9 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--epochs", type=int, default=DEFAULT_EPOCHS, help=f"epochs per trial, hyperband's maximum ({DEFAULT_EPOCHS})"
     )
-    p.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | folder:DIR | synthetic[:N]")
-    p.add_argument("--data-dir", default=None, help="tfds data directory (default: tfds' own)")
-    p.add_argument("--image-size", type=int, default=None, help="resize images to this square size")
+    cli.add_dataset_arguments(p)
     p.add_argument(
         "--val-split",
         type=int,
