@@ -84,6 +84,18 @@ class DatasetBundle:
     val_size: int
     synthetic: bool
 
+    def info(self) -> DatasetInfo:
+        """The loaded data's ``DatasetInfo``, as ``describe`` gives it before loading."""
+        return DatasetInfo(
+            name=self.name,
+            train_size=self.train_size,
+            test_size=self.test_size,
+            val_size=self.val_size or 0,
+            num_classes=self.num_classes,
+            class_names=tuple(self.class_names),
+            image_shape=(int(self.image_shape[0]), int(self.image_shape[1]), int(self.image_shape[2])),
+        )
+
 
 @dataclasses.dataclass
 class _Source:

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reszoo import cli
+
 
 @dataclass
 class Run:
@@ -110,7 +112,7 @@ def plot_curves(runs: Sequence[Run], out_path: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m reszoo.report", description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(prog="python -m reszoo.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="export directories written by reszoo.train")
     parser.add_argument("--out", default="curves.png", help="PNG to write the error curves to (default curves.png)")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
@@ -118,15 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2: bad arguments, a missing or unreadable run)."""
+    errors = {cli.UsageError: cli.EXIT_USAGE, FileNotFoundError: cli.EXIT_USAGE, KeyError: cli.EXIT_USAGE}
+    return cli.run_main(_report, argv, {**errors, ValueError: cli.EXIT_USAGE})
+
+
+def _report(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
-    try:
-        runs = [load_run(path) for path in args.runs]
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    runs = [load_run(path) for path in args.runs]
     print(results_table(runs, markdown=args.markdown))
     print(f"curves: {plot_curves(runs, args.out)}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import types
 
 import keras
 import numpy as np
 import pytest
 
 import reszoo
-from reszoo import recipes, train
+from reszoo import recipes, schedules, train
 from reszoo.callbacks import IterationWarmup
 
 PAPER_RECIPES = (
@@ -27,9 +28,8 @@ PAPER_RECIPES = (
 
 
 def resolved(*argv, train_size=50_000, num_classes=10):
-    args = train.resolve_args(train.parse_args(list(argv)), train_size=train_size, num_classes=num_classes)
-    train.resolve_model(args)
-    return args
+    sizes = types.SimpleNamespace(train_size=train_size, num_classes=num_classes)  # what resolve reads of the info
+    return train.resolve(train.parse_args(list(argv)), info=sizes)
 
 
 def test_every_paper_has_a_recipe_and_every_preset_names_a_known_one():
@@ -56,7 +56,7 @@ def test_every_paper_has_a_recipe_and_every_preset_names_a_known_one():
 )
 def test_a_recipe_resolves_to_the_papers_numbers_on_cifar10(name, expected):
     args = resolved("--recipe", name, "--model", "fast_resnet")
-    got = (args.epochs, args.batch_size, args.lr, args.schedule, args.milestones, args.gamma)
+    got = (args.epochs, args.batch_size, args.lr, args.schedule, list(args.milestones), args.gamma)
     assert got == expected[:6]
     assert (args.weight_decay, args.nesterov, args.momentum) == (expected[6], expected[7], 0.9)
     assert args.recipe == name
@@ -66,13 +66,13 @@ def test_pyramidnet_uses_its_cifar100_rate_and_he_counts_iterations_on_the_real_
     assert resolved("--recipe", "pyramidnet", "--dataset", "cifar100", num_classes=100).lr == 0.5
     # 64k iterations on He et al.'s 45k split at batch 128: 352 steps per epoch -> 182 epochs, steps at 91/136.
     he = resolved("--recipe", "he2015", train_size=45_000)
-    assert (he.epochs, he.milestones) == (182, [91, 136])
+    assert (he.epochs, he.milestones) == (182, (91, 136))
 
 
 def test_recipe_auto_picks_the_presets_recipe_and_keeps_the_fastresnet_default():
     default = resolved()
     assert (default.model, default.recipe, default.recipe_choice) == ("fast_resnet20", "fastresnet", "auto")
-    assert (default.epochs, default.milestones, default.nesterov, default.weight_decay) == (160, [80, 120], True, 1e-4)
+    assert (default.epochs, default.milestones, default.nesterov, default.weight_decay) == (160, (80, 120), True, 1e-4)
     resnet110 = resolved("--model", "resnet110")
     assert (resnet110.recipe, resnet110.epochs, resnet110.nesterov, resnet110.warmup_iterations) == (
         "he2015",
@@ -89,7 +89,7 @@ def test_recipe_auto_picks_the_presets_recipe_and_keeps_the_fastresnet_default()
     assert (efficientnet.recipe, efficientnet.epochs) == (None, 160)
     assert efficientnet.weight_decay == reszoo.registry.families()["efficientnet"].weight_decay
     # Flags beat the recipe; --recipe none ignores the preset's.
-    assert resolved("--model", "resnet110", "--epochs", "10").milestones == [5, 8]
+    assert resolved("--model", "resnet110", "--epochs", "10").milestones == (5, 8)
     assert resolved("--model", "resnet110", "--recipe", "none").nesterov is True
 
 
@@ -176,7 +176,7 @@ def warmup_fit(warmup, epochs=3, learnable=True, steps=4):
 
 def test_warmup_holds_the_low_rate_for_the_given_iterations_then_follows_the_schedule():
     warmup = IterationWarmup(
-        train.make_schedule("step", lr=0.1, epochs=3, milestones=(2,)), warmup_lr=0.01, max_iterations=6
+        schedules.make_schedule("step", lr=0.1, epochs=3, milestones=(2,)), warmup_lr=0.01, max_iterations=6
     )
     rates = warmup_fit(warmup)
     # 4 batches per epoch: 6 warm-up batches span epochs 0 and 1, then 0.1 for the rest of epoch 1, 0.01 at epoch 2.
@@ -185,7 +185,7 @@ def test_warmup_holds_the_low_rate_for_the_given_iterations_then_follows_the_sch
 
 
 def test_warmup_ends_early_once_the_training_accuracy_reaches_the_threshold():
-    schedule = train.make_schedule("step", lr=0.1, epochs=3, milestones=(2,))
+    schedule = schedules.make_schedule("step", lr=0.1, epochs=3, milestones=(2,))
     warmup = IterationWarmup(schedule, warmup_lr=0.01, max_iterations=400, until_accuracy=0.05)
     rates = warmup_fit(warmup)
     ended = warmup.ended["iteration"]
@@ -197,7 +197,7 @@ def test_warmup_ends_early_once_the_training_accuracy_reaches_the_threshold():
 
 
 def test_warmup_state_survives_a_restart(tmp_path):
-    schedule = train.make_schedule("step", lr=0.1, epochs=3, milestones=(2,))
+    schedule = schedules.make_schedule("step", lr=0.1, epochs=3, milestones=(2,))
     path = str(tmp_path / "warmup.json")
     first = IterationWarmup(schedule, warmup_lr=0.01, max_iterations=10, state_path=path)
     warmup_fit(first, epochs=1)

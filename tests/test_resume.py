@@ -165,7 +165,7 @@ def test_merged_history_keeps_each_epochs_last_row_in_order(tmp_path):
 
 def test_callbacks_write_their_state_before_the_backup_marks_an_epoch_done(tmp_path):
     argv = ["--recipe", "he2015", "--val-split", "8", "--keep-best", "--tensorboard", "--backup-every", "5"]
-    args = train.resolve_args(train.parse_args(argv))
+    args = train.resolve(train.parse_args(argv))
     callbacks, named = train.make_callbacks(args, train.Backup(str(tmp_path)), train.epoch_schedule(args))
     kinds = [type(c).__name__ for c in callbacks]
     assert kinds == [

@@ -22,6 +22,8 @@ import tensorflow as tf
 import reszoo
 from reszoo import augment, data, recipes, schedules, train
 from reszoo.callbacks import EpochTimer
+from reszoo.training import loop
+from reszoo.training.config import builder_arguments
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--model", "fast_resnet", "--set", "depth=8"]
@@ -171,7 +173,7 @@ def test_epoch_timer_excludes_slow_evaluation_from_fit(tmp_path):
 
 
 def test_defaults_are_the_fastresnet_recipe_on_cifar10():
-    args = train.resolve_args(train.parse_args([]))
+    args = train.resolve(train.parse_args([]))
     assert (args.model, args.dataset, args.epochs, args.batch_size, args.lr, args.schedule) == (
         "fast_resnet20",
         "cifar10",
@@ -181,22 +183,22 @@ def test_defaults_are_the_fastresnet_recipe_on_cifar10():
         "step",
     )
     assert (args.milestones, args.gamma, args.momentum, args.nesterov, args.warmup_epochs) == (
-        [80, 120],
+        (80, 120),
         0.1,
         0.9,
         True,
         0,
     )
-    assert train.resolve_model(args) == {"depth": 20, "unit_type": 1}
+    assert builder_arguments(args) == {"depth": 20, "unit_type": 1}
     assert args.weight_decay == 1e-4
     fast = recipes.get_recipe("fastresnet").resolve(50_000)
     assert {k: getattr(args, k) for k in fast if k != "model_args"} == {
-        k: v for k, v in fast.items() if k != "model_args"
+        k: tuple(v) if k == "milestones" else v for k, v in fast.items() if k != "model_args"
     }
 
 
 def test_a_recipe_gives_defaults_and_flags_override_it():
-    args = train.resolve_args(
+    args = train.resolve(
         train.parse_args(
             [
                 "--recipe",
@@ -219,21 +221,20 @@ def test_a_recipe_gives_defaults_and_flags_override_it():
     )
     # He et al.'s 32k/48k of 64k iterations at 391 per epoch, moved to 40 epochs; their 0.01 warm-up until
     # the training error is below 80% (accuracy 0.2), at most 400 iterations.
-    assert (args.epochs, args.milestones, args.nesterov, args.batch_size) == (40, [20, 30], True, 128)
+    assert (args.epochs, args.milestones, args.nesterov, args.batch_size) == (40, (20, 30), True, 128)
     assert (args.warmup_epochs, args.warmup_lr, args.momentum) == (0, 0.01, 0.9)
     assert (args.warmup_iterations, args.warmup_accuracy) == (400, 0.2)
-    assert args.set == {"depth": 56, "shortcut": "B", "drop_path": 0.1}
-    train.resolve_model(args)
+    assert dict(args.overrides) == args.build_kwargs == {"depth": 56, "shortcut": "B", "drop_path": 0.1}
     assert args.weight_decay == 0.0
 
-    he = train.resolve_args(train.parse_args(["--recipe", "he2015"]))
-    assert (he.epochs, he.milestones, he.nesterov) == (164, [82, 123], False)
-    wrn = train.resolve_args(train.parse_args(["--recipe", "wrn", *TINY]))
-    assert train.resolve_model(wrn)["dropout"] == 0.3  # the recipe's model argument
-    assert (wrn.weight_decay, wrn.milestones, wrn.gamma) == (5e-4, [60, 120, 160], 0.2)
-    keep = train.resolve_args(train.parse_args(["--recipe", "wrn", *TINY, "--set", "dropout=0"]))
-    assert train.resolve_model(keep)["dropout"] == 0
-    assert train.resolve_args(train.parse_args(["--schedule", "cosine"])).milestones == []
+    he = train.resolve(train.parse_args(["--recipe", "he2015"]))
+    assert (he.epochs, he.milestones, he.nesterov) == (164, (82, 123), False)
+    wrn = train.resolve(train.parse_args(["--recipe", "wrn", *TINY]))
+    assert wrn.build_kwargs["dropout"] == 0.3 and "dropout" not in dict(wrn.overrides)  # the recipe's model argument
+    assert (wrn.weight_decay, wrn.milestones, wrn.gamma) == (5e-4, (60, 120, 160), 0.2)
+    keep = train.resolve(train.parse_args(["--recipe", "wrn", *TINY, "--set", "dropout=0"]))
+    assert keep.build_kwargs["dropout"] == 0
+    assert train.resolve(train.parse_args(["--schedule", "cosine"])).milestones == ()
     assert train.dataset_tag("folder:/data/flowers/") == "flowers"
     assert train.dataset_tag("synthetic:64") == "synthetic"
 
@@ -309,11 +310,11 @@ def test_a_backup_dir_inside_the_export_dir_is_refused(tmp_path, capsys):
 
 
 def test_default_backup_dir_follows_the_export_dir_or_the_command():
-    explicit = train.resolve_args(train.parse_args(["--export-dir", "runs/a"]))
+    explicit = train.resolve(train.parse_args(["--export-dir", "runs/a"]))
     assert train.default_backup_dir(explicit, "/x/runs/a") == "/x/runs/a.backup"
     # With the time-stamped default export dir, the same arguments find the same backup.
-    one, two = (train.resolve_args(train.parse_args(["--epochs", "40"])) for _ in range(2))
-    other = train.resolve_args(train.parse_args(["--epochs", "41"]))
+    one, two = (train.resolve(train.parse_args(["--epochs", "40"])) for _ in range(2))
+    other = train.resolve(train.parse_args(["--epochs", "41"]))
     first = train.default_backup_dir(one, "/x/saved_models/fast_resnet20-cifar10-20250101-000000")
     assert first == train.default_backup_dir(two, "/x/saved_models/fast_resnet20-cifar10-20250101-000100")
     assert first != train.default_backup_dir(other, "/x/saved_models/fast_resnet20-cifar10-20250101-000000")
@@ -335,7 +336,7 @@ def test_an_interrupted_run_leaves_no_export_only_its_backup(tmp_path, monkeypat
             assert os.path.exists(tmp_path / "out.backup" / "run.json")
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "EpochTimer", Interrupt)
+    monkeypatch.setattr(loop, "EpochTimer", Interrupt)
     with pytest.raises(KeyboardInterrupt):
         train.run(
             [
@@ -622,7 +623,7 @@ def test_mixed_float16_trains_with_loss_scaling_and_float32_outputs(tmp_path):
 
 @pytest.mark.parametrize("flags, expected", [(["--jit"], True), (["--no-jit"], False), ([], False)])
 def test_jit_flag_reaches_compile(flags, expected):
-    args = train.resolve_args(train.parse_args([*TINY, *flags]))
+    args = train.resolve(train.parse_args([*TINY, *flags]))
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     train.compile_model(model, args)
     assert model.jit_compile is expected  # without the flag, Keras' "auto": no XLA on a CPU-only machine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -90,6 +91,7 @@ def test_summary_config_reruns_the_same_run(tmp_path):
 def test_describe_synthetic_matches_the_loaded_data():
     info = data.describe("synthetic:64", val_split=4)
     bundle = data.load_dataset("synthetic:64", batch_size=16, seed=0, val_split=4)
+    assert bundle.info() == info
     assert (info.train_size, info.test_size, info.val_size) == (bundle.train_size, bundle.test_size, bundle.val_size)
     assert (info.num_classes, list(info.class_names), info.image_shape) == (
         bundle.num_classes,
@@ -128,3 +130,32 @@ def test_describe_folder_counts_files(tmp_path):
 def test_describe_rejects_bad_specs(spec, kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.describe(spec, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(TINY, epochs=3),
+        dict(TINY, model="resnet", overrides={"depth": 8, "shortcut": "B"}, recipe="he2015", epochs=3),
+        dict(TINY, model="wrn", overrides={"depth": 10}, recipe="wrn", epochs=4),
+        dict(TINY, model="preact_resnet", schedule="cosine", epochs=3, fused_bn=False, seed=1, deterministic=True),
+        dict(TINY, milestones=(), label_smoothing=0.1, cutout=4, jit=False, keep_best=True, val_split=8),
+    ],
+)
+def test_command_line_resolves_back_to_the_config(settings):
+    """The printed command is complete: parsed and resolved again it gives the same frozen config."""
+    config = TrainConfig.create(**settings)
+    words = shlex.split(config.command_line())
+    assert (words[0] == "RESZOO_FUSED_BN=0") is (not config.fused_bn)
+    args = train.parse_args(words[words.index("reszoo.train") + 1 :])
+    args.fused_bn = "RESZOO_FUSED_BN=0" not in words
+    assert resolve(args) == config
+
+
+def test_the_loop_does_not_change_the_config(tmp_path):
+    """What run() trains and records is the config it was given, with only the paths filled in."""
+    config = TrainConfig.create(**TINY, export_dir=str(tmp_path / "out"))
+    summary = train.run(config)
+    recorded = TrainConfig.from_dict(summary["config"])
+    assert recorded == config.replace(backup_dir=recorded.backup_dir)
+    assert recorded.backup_dir == str(tmp_path / "out") + ".backup"

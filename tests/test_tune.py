@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import os
+import shlex
 import sys
 
 import keras
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 import reszoo
-from reszoo import registry, train, tune
+from reszoo import data, registry, train, tune
 from reszoo.layers.attention import ATTENTION_KINDS
 from reszoo.layers.shake import SHAKE_LEVELS, SHAKE_MODES
 from reszoo.models import densenet as densenet_module
@@ -25,6 +26,7 @@ from reszoo.models import resnext as resnext_module
 from reszoo.models import shake_shake as shake_shake_module
 from reszoo.models import wrn as wrn_module
 from reszoo.models.common import units_from_depth
+from reszoo.training import TrainConfig, loop
 from reszoo.units import SHORTCUTS
 
 CLASSES = ("cat", "dog", "ship")
@@ -150,7 +152,7 @@ def test_an_interrupted_trial_resumes_at_its_last_epoch(image_folder, tmp_path, 
         def on_epoch_end(self, epoch, logs=None):
             raise KeyboardInterrupt
 
-    make_callbacks = train.make_callbacks
+    make_callbacks = loop.make_callbacks
 
     def interrupted_callbacks(*args, **kwargs):
         callbacks, named = make_callbacks(*args, **kwargs)
@@ -158,12 +160,12 @@ def test_an_interrupted_trial_resumes_at_its_last_epoch(image_folder, tmp_path, 
 
     project = tmp_path / "killed"
     argv = tune_argv(image_folder, project, "--max-trials", "1", "--no-export", "--epochs", "3")
-    monkeypatch.setattr(train, "make_callbacks", interrupted_callbacks)
+    monkeypatch.setattr(loop, "make_callbacks", interrupted_callbacks)
     with pytest.raises(KeyboardInterrupt):
         tune.run(argv)
     history = project / "trial_0" / tune.TRIAL_BACKUP / "history.csv"
     first_epoch = history.read_text().splitlines()[1]
-    monkeypatch.setattr(train, "make_callbacks", make_callbacks)
+    monkeypatch.setattr(loop, "make_callbacks", make_callbacks)
 
     result = tune.run(argv)
     assert result["ran"] == ["0"] and [row["status"] for row in result["trials"]] == ["completed"]
@@ -493,17 +495,21 @@ def test_space_data_helpers():
 
 
 @pytest.mark.parametrize("family", tune.supported_families())
-def test_the_training_command_line_reads_back_the_configuration(family, tmp_path):
+def test_a_trial_config_is_a_train_config_and_its_command_line_resolves_back_to_it(family, tmp_path):
     args = tune.parse_args(["--family", family, "--project-dir", str(tmp_path), "--epochs", "3"]).replace(val_split=100)
     space = args.search_space
+    info = data.describe("cifar10", val_split=100)
     for values in (space.smallest(), next(iter(reversed(list(space.model_configurations()))))):
         values = {**values, "lr": 0.0123456789, "weight_decay": 3.3e-4, "batch_size": 128}
-        parsed = train.parse_args(tune.train_argv(args, space, values, export_dir=str(tmp_path / "e")))
+        config = tune.trial_config(args, space, values, info=info, export_dir=str(tmp_path / "e"))
+        assert isinstance(config, TrainConfig)
         expected = {k: v for k, v in space.builder_kwargs(values).items() if v is not None}
-        assert dict(parsed.set) == expected
-        assert all(type(parsed_value) is type(expected[k]) for k, parsed_value in parsed.set)
-        assert (parsed.lr, parsed.weight_decay, parsed.batch_size) == (0.0123456789, 3.3e-4, 128)
-        assert (parsed.model, parsed.epochs, parsed.val_split, parsed.seed) == (family, 3, 100, 0)
+        assert dict(config.overrides) == expected
+        assert all(type(config.build_kwargs[k]) is type(v) for k, v in expected.items())
+        assert (config.lr, config.weight_decay, config.batch_size) == (0.0123456789, 3.3e-4, 128)
+        assert (config.model, config.epochs, config.val_split, config.seed) == (family, 3, 100, 0)
+        argv = shlex.split(config.command_line())
+        assert train.resolve(train.parse_args(argv[argv.index("reszoo.train") + 1 :]), info=info) == config
 
 
 def test_show_space_prints_the_knobs(capsys):

@@ -1,6 +1,9 @@
-"""Training as a library: the frozen ``TrainConfig``, its resolution, the backup folder, and the run.
+"""Training as a library: the frozen ``TrainConfig``, its resolution, the run and the backup folder.
 
-``reszoo.train`` is the command line (``python -m reszoo.train``); tuning and notebooks import from here.
+- ``config``: ``TrainConfig`` and ``resolve`` (flags, else the recipe, else the defaults; once).
+- ``loop``: data, model, compile, callbacks, ``model.fit``, metrics and export of a config.
+- ``backup``: the backup folder a killed run resumes from.
+- ``cli``: the flags of ``python -m reszoo.train``; ``reszoo.train`` is its name.
 
 Examples:
     from reszoo.training import TrainConfig, run
@@ -10,26 +13,8 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any
-
 from reszoo.training.backup import Backup
 from reszoo.training.config import TrainConfig, resolve
-
-
-def run(config: TrainConfig) -> dict[str, Any]:
-    """Train and export from ``config`` as ``reszoo.train.run`` does; returns the summary."""
-    from reszoo import train  # the run's steps still live beside the command line
-
-    return train.run(config)
-
-
-def __getattr__(name: str):
-    """The run's building blocks (``build_training_model``, ``make_callbacks``, ``training_set``, ...), lazily."""
-    if name in ("build_training_model", "compile_model", "make_callbacks", "training_set", "load_data", "fit"):
-        from reszoo import train
-
-        return getattr(train, name)
-    raise AttributeError(f"module 'reszoo.training' has no attribute {name!r}")
-
+from reszoo.training.loop import run
 
 __all__ = ["Backup", "TrainConfig", "resolve", "run"]

@@ -13,11 +13,19 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import json
+import math
+import shlex
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reszoo import data, registry
+from reszoo.cli import UsageError
+from reszoo.recipes import get_recipe
+from reszoo.schedules import Schedule, check_milestones, make_schedule, scale_milestones
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,35 +79,32 @@ class TrainConfig:
     # ---- construction
 
     @classmethod
-    def create(cls, *, model: str, dataset: str = "cifar10", overrides: dict[str, Any] | None = None, **flags):
+    def create(
+        cls,
+        *,
+        model: str,
+        dataset: str = "cifar10",
+        overrides: dict[str, Any] | None = None,
+        info: data.DatasetInfo | None = None,
+        **flags: Any,
+    ) -> TrainConfig:
         """A resolved config from keyword values, as the command line would resolve them.
 
         ``flags`` are the command line's destinations (``batch_size=64``, ``recipe="none"``);
-        what is not given comes from the recipe or the defaults. Raises ``UsageError``.
+        what is not given comes from the recipe or the defaults. ``info``: the dataset's sizes,
+        default ``data.describe(dataset)``. Raises ``UsageError``.
         """
-        from reszoo import train
+        from reszoo.training.cli import parse_args  # the parser's defaults are the command line's
 
-        args = train.parse_args(["--model", model, "--dataset", dataset])
-        unknown = sorted(set(flags) - set(vars(args)))
+        args = parse_args(["--model", model, "--dataset", dataset])
+        allowed = {*vars(args), "fused_bn"}  # fused_bn has no flag (RESZOO_FUSED_BN sets its default)
+        unknown = sorted(set(flags) - allowed)
         if unknown:
-            raise ValueError(f"Unknown training settings {unknown}. Allowed: {sorted(vars(args))}")
+            raise ValueError(f"Unknown training settings {unknown}. Allowed: {sorted(allowed)}")
         for name, value in flags.items():
             setattr(args, name, list(value) if name == "milestones" and value is not None else value)
         args.set = list((overrides or {}).items())
-        return resolve(args, info=data.describe(dataset, image_size=args.image_size, val_split=args.val_split))
-
-    @classmethod
-    def from_namespace(cls, resolved: argparse.Namespace) -> TrainConfig:
-        """Freeze a namespace that ``reszoo.train.resolve_everything`` resolved.
-
-        ``fused_bn`` is the namespace's, else ``registry.default_fused_bn()`` (True unless
-        ``RESZOO_FUSED_BN`` overrides it), so the summary records what was built.
-        """
-        values = {f.name: getattr(resolved, f.name) for f in dataclasses.fields(cls) if hasattr(resolved, f.name)}
-        values["overrides"] = tuple(sorted(dict(resolved.set).items()))
-        fused_bn = getattr(resolved, "fused_bn", None)
-        values["fused_bn"] = registry.default_fused_bn() if fused_bn is None else bool(fused_bn)
-        return cls.from_dict(values)
+        return resolve(args, info=info)
 
     # ---- JSON round trip
 
@@ -154,26 +159,323 @@ class TrainConfig:
         return argparse.Namespace(**values)
 
     def command_line(self) -> str:
-        """A readable ``python -m reszoo.train`` line for people (runs use the config itself)."""
-        parts = ["python -m reszoo.train", f"--model {self.model}", f"--dataset {self.dataset}"]
-        parts += [f"--set {k}={json.dumps(v)}" for k, v in self.overrides]
-        parts += [f"--recipe {self.recipe_choice}", f"--epochs {self.epochs}", f"--batch-size {self.batch_size}"]
-        return " ".join(parts)
+        """The ``python -m reszoo.train`` line that resolves to this config, every setting explicit.
+
+        For people to read and rerun; runs use the config itself. ``fused_bn=False`` has no flag and
+        shows as the ``RESZOO_FUSED_BN=0`` prefix.
+        """
+        flags = ["--model", self.model, "--dataset", self.dataset]
+        flags += [arg for k, v in self.overrides for arg in ("--set", f"{k}={_set_text(v)}")]
+        flags += ["--recipe", self.recipe_choice]
+        for name in _COMMAND_LINE_ORDER:
+            flags += _flag(name, getattr(self, name))
+        if self.schedule == "step":
+            flags += ["--milestones", ",".join(map(str, self.milestones)) or "none"]
+        prefix = "" if self.fused_bn else "RESZOO_FUSED_BN=0 "
+        return prefix + "python -m reszoo.train " + " ".join(shlex.quote(f) for f in flags)
 
 
-def resolve(args: argparse.Namespace, recipe: dict | None = None, info: data.DatasetInfo | None = None) -> TrainConfig:
-    """The frozen config of parsed arguments: flags, else the recipe, else the defaults.
+# Settings in the order command_line() writes them (model, dataset, --set, --recipe and --milestones aside).
+_COMMAND_LINE_ORDER = (
+    "data_dir",
+    "image_size",
+    "val_split",
+    "keep_best",
+    "epochs",
+    "batch_size",
+    "lr",
+    "schedule",
+    "gamma",
+    "weight_decay",
+    "momentum",
+    "nesterov",
+    "warmup_epochs",
+    "warmup_lr",
+    "warmup_iterations",
+    "warmup_accuracy",
+    "augment",
+    "cutout",
+    "label_smoothing",
+    "strategy",
+    "precision",
+    "jit",
+    "seed",
+    "deterministic",
+    "export_dir",
+    "serving_dir",
+    "backup_dir",
+    "backup_every",
+    "tensorboard",
+    "verbose",
+)
+# Flags that are switches: --keep-best; and --nesterov / --no-nesterov, --jit / --no-jit (BooleanOptionalAction).
+_SWITCHES = ("keep_best", "deterministic", "tensorboard", "verbose")
+_BOTH_WAYS = ("nesterov", "jit")
 
-    ``info`` (``data.describe``) gives the sizes that iteration-counted recipes need;
-    without it CIFAR's are assumed, as the command line does before loading. ``recipe``
-    is accepted for symmetry with the command line and unused: the recipe is named in ``args``.
+
+def _flag(name: str, value: Any) -> list[str]:
+    flag = "--" + name.replace("_", "-")
+    if name in _SWITCHES:
+        return [flag] if value else []
+    if name in _BOTH_WAYS:
+        return [] if value is None else [flag if value else "--no-" + name.replace("_", "-")]
+    return [] if value is None else [flag, repr(value) if isinstance(value, float) else str(value)]
+
+
+def _set_text(value: Any) -> str:
+    """A value as ``--set`` reads it back (``ast.literal_eval``, else the raw string): B, not 'B'."""
+    try:
+        same = ast.literal_eval(str(value)) == value and type(ast.literal_eval(str(value))) is type(value)
+    except (ValueError, SyntaxError):
+        same = isinstance(value, str)
+    return str(value) if same else repr(value)
+
+
+# ---- resolution: flags, else the recipe, else DEFAULTS (no data loaded, nothing built)
+
+# What a run uses with --recipe none (and --recipe auto finds no recipe): the FastResNet schedule (the seed,
+# Sec. 3.2; REFERENCE.md), with the model family's own paper weight decay (FastResNet's is 1e-4).
+DEFAULTS: dict[str, Any] = dict(
+    epochs=160,
+    batch_size=128,
+    lr=0.1,
+    schedule="step",
+    milestones=[80, 120],
+    gamma=0.1,
+    weight_decay=None,
+    momentum=0.9,
+    nesterov=True,
+    warmup_epochs=0,
+    warmup_lr=None,
+    warmup_iterations=0,
+    warmup_accuracy=None,
+    augment="standard",
+    cutout=0,
+    label_smoothing=0.0,
+    model_args={},
+)
+HYPERPARAMETERS = tuple(k for k in DEFAULTS if k != "model_args")
+CIFAR_TRAIN_IMAGES = 50_000
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise UsageError(message)
+
+
+def resolve(args: argparse.Namespace, recipe: str | None = None, info: data.DatasetInfo | None = None) -> TrainConfig:
+    """The frozen config of parsed arguments: flags, else the recipe, else ``DEFAULTS``. Runs once.
+
+    Args:
+        args: the namespace of ``reszoo.training.cli.parse_args`` (or ``TrainConfig.to_namespace``).
+        recipe: a recipe name (or ``"auto"`` / ``"none"``) instead of ``args.recipe``.
+        info: the dataset's sizes (``data.describe``); iteration-counted recipes (He et al.) and
+            CIFAR-100 rates (PyramidNet) depend on them. Default: ``data.describe(args.dataset)``,
+            or CIFAR's numbers where the data cannot be described without loading it.
+
+    Milestones that come from a recipe or the defaults move to the same fractions of training when
+    ``--epochs`` differs; explicit ``--milestones`` must fit. Raises ``UsageError``.
     """
-    from reszoo import train
+    _check_explicit_values(args)
+    train_size, num_classes = (
+        (info.train_size, info.num_classes)
+        if info
+        else described_sizes(args.dataset, args.data_dir, args.image_size, args.val_split)
+    )
+    recipe_choice = recipe or getattr(args, "recipe_choice", None) or args.recipe or "auto"
+    recipe_name = (
+        auto_recipe(args.model) if recipe_choice == "auto" else {"none": None}.get(recipe_choice, recipe_choice)
+    )
+    base = dict(DEFAULTS)
+    if recipe_name:
+        batch = args.batch_size or get_recipe(recipe_name).batch_size
+        base.update(get_recipe(recipe_name).resolve(train_size, batch, num_classes))
+    _override_warmup_kind(args, base)
+    values = {name: base[name] if getattr(args, name) is None else getattr(args, name) for name in HYPERPARAMETERS}
+    _check_warmup(values)
+    values["milestones"] = _resolve_milestones(values, args.milestones, base)
+    overrides = dict(args.set)
+    build_kwargs, family_weight_decay = _resolve_model(args.model, overrides, base["model_args"])
+    if values["weight_decay"] is None:
+        values["weight_decay"] = family_weight_decay
+    _check_schedule(values)
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    fused_bn = getattr(args, "fused_bn", None)
+    settings.update(
+        values,
+        recipe=recipe_name,
+        recipe_choice=recipe_choice,
+        overrides=tuple(sorted(overrides.items())),
+        build_kwargs=build_kwargs,
+        fused_bn=registry.default_fused_bn() if fused_bn is None else bool(fused_bn),
+    )
+    return TrainConfig.from_dict(settings)
 
-    del recipe
-    if info is None:
-        train_size, num_classes = train.expected_dataset(args.dataset, args.val_split)
-    else:
-        train_size, num_classes = info.train_size, info.num_classes
-    resolved = train.resolve_everything(args, train_size, num_classes)
-    return TrainConfig.from_namespace(resolved)
+
+def described_sizes(spec: str, data_dir: str | None, image_size: int | None, val_split: int) -> tuple[int, int]:
+    """(train images, classes) from ``data.describe``, else CIFAR's (a bad spec is reported by the loader)."""
+    try:
+        info = data.describe(spec, data_dir, image_size, val_split)
+    except ValueError:
+        return expected_dataset(spec, val_split)
+    return info.train_size, info.num_classes
+
+
+def expected_dataset(spec: str, val_split: int) -> tuple[int, int]:
+    """(train images, classes) where the data cannot be described: exact for CIFAR, CIFAR's for the others."""
+    return max(1, CIFAR_TRAIN_IMAGES - val_split), 100 if spec == "cifar100" else 10
+
+
+def auto_recipe(model: str) -> str | None:
+    """The recipe ``--recipe auto`` picks for ``model``: the preset's, else the one most of the family's
+    presets use, else None (the FastResNet schedule with the family's weight decay)."""
+    try:
+        family, _, preset = registry.resolve(model)
+    except ValueError:
+        return None  # _resolve_model reports the unknown name
+    if preset is not None:
+        return preset.recipe
+    used = Counter(p.recipe for p in registry.presets().values() if p.family == family.name and p.recipe)
+    return used.most_common(1)[0][0] if used else None
+
+
+def _resolve_model(model: str, overrides: dict[str, Any], model_args: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """(the keyword arguments for ``reszoo.build``, the family's paper weight decay), checked by the registry.
+
+    The recipe's model arguments (WRN's dropout 0.3) apply to family builds, where the family takes
+    them and ``--set`` does not decide otherwise; a preset names its whole architecture
+    (``wrn28_10`` has no dropout, ``wrn28_10_dropout`` has), so they do not apply to presets.
+    """
+    try:
+        family, _, preset = registry.resolve(model, **overrides)
+        extra = {}
+        if preset is None:
+            extra = {k: v for k, v in model_args.items() if k in family.family_args() and k not in overrides}
+        if extra:  # the recipe's model arguments join the checked kwargs
+            registry.resolve(model, **extra, **overrides)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return {**extra, **overrides}, family.weight_decay
+
+
+def builder_arguments(config: TrainConfig) -> dict[str, Any]:
+    """Every keyword argument of the network's builder (the preset's included), weight decay aside."""
+    _, kwargs, _ = registry.resolve(config.model, **config.build_kwargs)
+    return kwargs
+
+
+def _check_explicit_values(args: argparse.Namespace) -> None:
+    """Range checks of the flags given on the command line (the recipes' values are valid by construction)."""
+    checks: list[tuple[str, Callable[[Any], bool], str]] = [
+        ("epochs", lambda v: v >= 1, ">= 1"),
+        ("batch_size", lambda v: v >= 1, ">= 1"),
+        ("lr", lambda v: math.isfinite(v) and v > 0, "a positive number"),
+        ("warmup_lr", lambda v: math.isfinite(v) and v > 0, "a positive number"),
+        ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+        ("gamma", lambda v: 0 < v <= 1, "in (0, 1]"),
+        ("weight_decay", lambda v: math.isfinite(v) and v >= 0, ">= 0"),
+        ("warmup_epochs", lambda v: v >= 0, ">= 0"),
+        ("warmup_iterations", lambda v: v >= 0, ">= 0"),
+        ("warmup_accuracy", lambda v: 0 < v <= 1, "in (0, 1]"),
+        ("image_size", lambda v: v >= 1, ">= 1"),
+        ("val_split", lambda v: v >= 0, ">= 0"),
+        ("cutout", lambda v: v >= 0, ">= 0"),
+        ("label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)"),
+        ("backup_every", lambda v: v >= 1, ">= 1"),
+    ]
+    for name, ok, allowed in checks:
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        _require(value is None or ok(value), f"{flag} must be {allowed}. Received: {flag}={value}")
+    keys = [key for key, _ in (args.set.items() if isinstance(args.set, dict) else args.set)]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    _require(not duplicates, f"--set gives {', '.join(duplicates)} more than once.")
+    _check_flag_combinations(args)
+
+
+def _check_flag_combinations(args: argparse.Namespace) -> None:
+    _require(
+        not args.keep_best or args.val_split,
+        "--keep-best selects on the validation split, never on the test split: give --val-split N too. "
+        "Received: --keep-best without --val-split",
+    )
+    _require(not args.deterministic or args.seed is not None, "--deterministic needs --seed. Received: no --seed")
+    _require(
+        args.strategy != "multiworker" or args.seed is not None,
+        "--strategy multiworker needs --seed (the same on every worker: each worker shuffles the whole "
+        "training set and keeps its part of every global batch). Received: no --seed",
+    )
+    if args.image_size and args.cutout:
+        _require(
+            args.cutout <= args.image_size,
+            f"--cutout must not exceed the image size ({args.image_size}). Received: --cutout={args.cutout}",
+        )
+
+
+def _override_warmup_kind(args: argparse.Namespace, base: dict[str, Any]) -> None:
+    """An explicit warm-up of one kind (epochs / iterations) replaces the recipe's warm-up of the other."""
+    if args.warmup_epochs is not None and args.warmup_iterations is None:
+        base.update(warmup_iterations=0, warmup_accuracy=None)
+    if args.warmup_iterations is not None and args.warmup_epochs is None:
+        base.update(warmup_epochs=0)
+
+
+def _check_warmup(v: dict[str, Any]) -> None:
+    _require(
+        v["warmup_epochs"] < v["epochs"],
+        f"--warmup-epochs must be in [0, epochs - 1] = [0, {v['epochs'] - 1}]. "
+        f"Received: --warmup-epochs={v['warmup_epochs']}",
+    )
+    _require(
+        not (v["warmup_epochs"] and v["warmup_iterations"]),
+        f"give one warm-up: --warmup-epochs or --warmup-iterations. Received: --warmup-epochs={v['warmup_epochs']} "
+        f"--warmup-iterations={v['warmup_iterations']}",
+    )
+    _require(
+        not v["warmup_iterations"] or v["warmup_lr"] is not None,
+        f"--warmup-iterations needs --warmup-lr (the constant warm-up rate). Received: "
+        f"--warmup-iterations={v['warmup_iterations']} without --warmup-lr",
+    )
+    _require(
+        v["warmup_accuracy"] is None or v["warmup_iterations"],
+        f"--warmup-accuracy ends a --warmup-iterations warm-up; give that too. Received: "
+        f"--warmup-accuracy={v['warmup_accuracy']} with --warmup-iterations=0",
+    )
+
+
+def _resolve_milestones(v: dict[str, Any], explicit: Sequence[int] | None, base: dict[str, Any]) -> tuple[int, ...]:
+    if v["schedule"] != "step":
+        _require(
+            not explicit,
+            f"--milestones apply only to --schedule step. Received: --schedule "
+            f"{v['schedule']} with --milestones {','.join(map(str, explicit or ()))}",
+        )
+        return ()
+    if explicit is None:
+        return tuple(scale_milestones(base["milestones"], base["epochs"], v["epochs"]))
+    try:
+        return tuple(check_milestones(explicit, v["epochs"]))
+    except ValueError as error:
+        raise UsageError(f"--{error}") from None
+
+
+def _check_schedule(v: dict[str, Any]) -> None:
+    """The schedule's own checks, with the resolved values (a ``UsageError`` before anything is built)."""
+    try:
+        epoch_schedule(v)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def epoch_schedule(config: TrainConfig | dict[str, Any]) -> Schedule:
+    """The per-epoch schedule of a config (an iteration warm-up is a callback on top of it)."""
+    v = config.to_dict() if isinstance(config, TrainConfig) else config
+    return make_schedule(
+        v["schedule"],
+        lr=v["lr"],
+        epochs=v["epochs"],
+        milestones=v["milestones"],
+        gamma=v["gamma"],
+        warmup_epochs=v["warmup_epochs"],
+        warmup_lr=v["warmup_lr"] if v["warmup_epochs"] else None,
+    )

@@ -29,12 +29,12 @@ Results. At the end a table (trial, status, hyperparameters, epochs, trainable
 parameters, validation error %, mean training seconds per epoch, the first
 epoch left out when there are others, as ``reszoo.report`` does) is printed and
 written to ``results.json`` and ``results.csv`` in the project folder. The best
-configuration is then retrained from scratch by ``reszoo.train.run`` with
-``--model FAMILY --set ... --lr ... --weight-decay ... --batch-size ...`` and the
-same data, epochs, validation split and seed, so its export folder (default
+configuration is then retrained from scratch by ``reszoo.training.loop.run`` on
+its ``TrainConfig`` (the trials' own: ``trial_config``), with the same data, epochs,
+validation split and seed, so its export folder (default
 ``<project-dir>/best_trial_<id>``) is exactly a training run's: SavedModel,
 ``model.keras``, ``summary.json``, ``class_names.json``, ``history.csv``; the
-command is printed, and a rerun whose best is already exported does not retrain.
+equivalent ``python -m reszoo.train`` command is printed for people, and a rerun whose best is already exported does not retrain.
 ``--no-export`` skips it. A trial whose loss diverges (a too high learning rate)
 is recorded as ``diverged``, not as a failure.
 
@@ -107,7 +107,7 @@ from reszoo.tune.hypermodel import (
     load_bundle,
     make_tuner,
     open_trial_backup,
-    train_argv,
+    trial_config,
 )
 from reszoo.tune.options import (
     CONFIG_FILE,
@@ -203,7 +203,7 @@ __all__ = [
     "run_search",
     "search_space",
     "supported_families",
-    "train_argv",
+    "trial_config",
     "trial_status",
     "write_results",
     "write_trial_record",

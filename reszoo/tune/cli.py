@@ -13,15 +13,17 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from reszoo import cli, train
+from reszoo import cli
 from reszoo.callbacks import DivergenceError
 from reszoo.cli import UsageError
+from reszoo.training import cli as train_cli
+from reszoo.training.loop import dataset_tag
 from reszoo.tune.hypermodel import SearchError
 from reszoo.tune.options import DEFAULT_EPOCHS, DEFAULT_MAX_TRIALS, DEFAULT_SEED, TUNERS, SearchOptions
 from reszoo.tune.search import run_search
 from reszoo.tune.spaces import SPACES, literal, search_space
 
-EXIT_USAGE, EXIT_FAILED, EXIT_DIVERGED = cli.EXIT_USAGE, 1, train.EXIT_DIVERGED
+EXIT_USAGE, EXIT_FAILED, EXIT_DIVERGED = cli.EXIT_USAGE, 1, train_cli.EXIT_DIVERGED
 # (flag, allowed, check) for the values argparse cannot check by type alone.
 _LIMITS = (
     ("max_trials", ">= 1", lambda v: v >= 1),
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--recipe",
-        choices=train.RECIPE_CHOICES,
+        choices=train_cli.RECIPE_CHOICES,
         default="auto",
         help="reszoo.train recipe for everything not searched (momentum, schedule, augmentation...)",
     )
@@ -106,9 +108,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SearchOptions:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise UsageError(f"--space gives {', '.join(twice)} more than once.")
-    project_dir = args.project_dir or os.path.join(
-        "saved_models", f"tune-{args.family}-{train.dataset_tag(args.dataset)}"
-    )
+    project_dir = args.project_dir or os.path.join("saved_models", f"tune-{args.family}-{dataset_tag(args.dataset)}")
     return SearchOptions(
         family=args.family,
         search_space=search_space(args.family).restricted(dict(args.space)),
@@ -143,5 +143,5 @@ def _run_reporting_divergence(argv: list[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (0, 1 failing trials, 2 bad input, 3 diverged)."""
-    errors = {UsageError: EXIT_USAGE, train.UsageError: EXIT_USAGE, SearchError: EXIT_FAILED}
+    errors = {UsageError: EXIT_USAGE, SearchError: EXIT_FAILED}
     return cli.run_main(_run_reporting_divergence, argv, {**errors, RetrainingDiverged: EXIT_DIVERGED})

@@ -20,12 +20,15 @@ import keras
 import keras_tuner as kt
 
 import reszoo
-from reszoo import train
+from reszoo import augment, data
 from reszoo.callbacks import DivergenceError, read_json, write_json_atomic
 from reszoo.cli import UsageError
+from reszoo.training import loop
+from reszoo.training.backup import Backup
+from reszoo.training.config import TrainConfig, epoch_schedule
 from reszoo.tune.options import PARAMS_FILE, TRIAL_BACKUP, SearchOptions
 from reszoo.tune.results import failure_reason, read_trial_record, results_rows, trial_status, write_trial_record
-from reszoo.tune.spaces import SearchSpace, literal, same
+from reszoo.tune.spaces import SearchSpace
 
 # Side of the square input a network is built on to count its parameters (stride 2 twice leaves 2x2).
 COUNT_INPUT_SIZE = 8
@@ -44,36 +47,40 @@ class SearchStopped(Exception):
     """Too many candidates in a row exceeded --max-params: the search ends with what it has."""
 
 
-# The training command line of a trial ----------------------------------------------------
+# The training configuration of a trial ------------------------------------------------------
 
 
-def set_text(value) -> str:
-    """A value as ``--set`` reads it back (``ast.literal_eval``, else the raw string): B, not 'B'."""
-    return str(value) if same(literal(str(value)), value) else repr(value)
+def trial_config(
+    options: SearchOptions,
+    space: SearchSpace,
+    values: dict[str, Any],
+    *,
+    info: data.DatasetInfo | None = None,
+    export_dir: str | None = None,
+) -> TrainConfig:
+    """The ``TrainConfig`` of a configuration, resolved as ``python -m reszoo.train`` resolves its flags.
 
-
-def train_argv(
-    options: SearchOptions, space: SearchSpace, values: dict[str, Any], export_dir: str | None = None
-) -> list[str]:
-    """The ``reszoo.train`` command line of a configuration: trials resolve it, the retraining runs it."""
-    argv = ["--model", options.family, "--dataset", options.dataset, "--epochs", str(options.epochs)]
-    argv += ["--recipe", options.recipe, "--val-split", str(options.val_split), "--seed", str(options.seed)]
-    if options.data_dir:
-        argv += ["--data-dir", options.data_dir]
-    if options.image_size:
-        argv += ["--image-size", str(options.image_size)]
-    for name, value in space.builder_kwargs(values).items():
-        if value is not None:
-            argv += ["--set", f"{name}={set_text(value)}"]
-    for name, value in space.training_values(values).items():
-        argv += ["--" + name.replace("_", "-"), repr(value)]
-    if export_dir:
-        argv += ["--export-dir", export_dir]
-    return argv
+    Trials train it and the retraining runs it; ``config.command_line()`` is for people to read.
+    """
+    overrides = {name: value for name, value in space.builder_kwargs(values).items() if value is not None}
+    return TrainConfig.create(
+        model=options.family,
+        dataset=options.dataset,
+        overrides=overrides,
+        info=info,
+        epochs=options.epochs,
+        recipe=options.recipe,
+        val_split=options.val_split,
+        seed=options.seed,
+        data_dir=options.data_dir,
+        image_size=options.image_size,
+        export_dir=export_dir,
+        **space.training_values(values),
+    )
 
 
 def load_bundle(options: SearchOptions, *, batch_size: int, augment: str, val_split: int):
-    """``reszoo.train.load_data`` with the search's data arguments (the hold-out depends only on the seed)."""
+    """``reszoo.training.loop.load_data`` with the search's data arguments (the hold-out depends only on the seed)."""
     data_args = argparse.Namespace(
         dataset=options.dataset,
         data_dir=options.data_dir,
@@ -83,7 +90,7 @@ def load_bundle(options: SearchOptions, *, batch_size: int, augment: str, val_sp
         val_split=val_split,
         seed=options.seed,
     )
-    return train.load_data(data_args)
+    return loop.load_data(data_args)
 
 
 # What every trial shares -------------------------------------------------------------------
@@ -96,7 +103,7 @@ class Context:
     def __init__(self, options: SearchOptions):
         self.options = options
         self.space: SearchSpace = options.search_space
-        self.strategy = train.make_strategy("auto")  # MirroredStrategy only with several GPUs
+        self.strategy = loop.make_strategy("auto")  # MirroredStrategy only with several GPUs
         self._bundles: dict[tuple[int, str], Any] = {}
         self.probe = self.bundle(self.space.smallest()["batch_size"], "standard")
         self.counter = ParamCounter(
@@ -112,16 +119,12 @@ class Context:
             )
         return self._bundles[key]
 
-    def trial_bundle(self, args: argparse.Namespace):
-        return self.bundle(args.batch_size, train.augment.BASE_AUGMENTATION[args.augment])
+    def trial_bundle(self, config: TrainConfig):
+        return self.bundle(config.batch_size, augment.BASE_AUGMENTATION[config.augment])
 
-    def train_argv(self, values: dict[str, Any], export_dir: str | None = None) -> list[str]:
-        return train_argv(self.options, self.space, values, export_dir)
-
-    def train_args(self, values: dict[str, Any]) -> argparse.Namespace:
-        """Every training argument of a configuration, resolved as ``reszoo.train`` resolves them."""
-        given = train.parse_args(self.train_argv(values))
-        return train.resolve_everything(given, self.probe.train_size, self.probe.num_classes)
+    def train_config(self, values: dict[str, Any], export_dir: str | None = None) -> TrainConfig:
+        """The frozen training config of a configuration, on the loaded data's sizes."""
+        return trial_config(self.options, self.space, values, info=self.probe.info(), export_dir=export_dir)
 
 
 class ParamCounter:
@@ -165,22 +168,21 @@ class FamilyHyperModel(kt.HyperModel):
 
     def build(self, hp):
         """raw images -> normalization -> the family's network, compiled with the trial's lr."""
-        args = self.context.train_args(self.space.declare(hp))
-        model, _ = train.build_training_model(args, self.context.trial_bundle(args))
-        train.compile_model(model, args)
+        config = self.context.train_config(self.space.declare(hp))
+        model, _ = loop.build_training_model(config, self.context.trial_bundle(config))
+        loop.compile_model(model, config)
         return model
 
     def fit(self, hp, model, *fit_args, trial_dir: str, callbacks=(), epochs: int, initial_epoch: int = 0, **kwargs):
         """``model.fit`` with reszoo.train's callbacks, backed up in the trial folder; the best epoch's metrics."""
-        args = self.context.train_args(self.space.declare(hp))
-        bundle = self.context.trial_bundle(args)
-        backup = open_trial_backup(trial_dir, args)
-        schedule = train.epoch_schedule(args)
-        ours, named = train.make_callbacks(args, backup, schedule)
+        config = self.context.train_config(self.space.declare(hp))
+        bundle = self.context.trial_bundle(config)
+        backup = open_trial_backup(trial_dir, config)
+        ours, named = loop.make_callbacks(config, backup, epoch_schedule(config))
         record = {"params": reszoo.trainable_params(model), "epochs": epochs}
         try:
             model.fit(
-                train.training_set(args, bundle, self.context.strategy),
+                loop.training_set(config, bundle, self.context.strategy),
                 validation_data=bundle.val,
                 epochs=epochs,
                 initial_epoch=initial_epoch,
@@ -199,18 +201,18 @@ class FamilyHyperModel(kt.HyperModel):
         return {"val_accuracy": float(best["val_accuracy"]), "val_loss": float(best["val_loss"])}
 
 
-def open_trial_backup(trial_dir: str, args: argparse.Namespace) -> train.Backup:
+def open_trial_backup(trial_dir: str, config: TrainConfig) -> Backup:
     """reszoo.train's backup folder in the trial folder: an interrupted trial resumes at its last epoch.
 
     A backup of another configuration (the trial id was given out again by a search that restarted
     from scratch) is stale and removed.
     """
-    backup = train.Backup(os.path.join(trial_dir, TRIAL_BACKUP))
+    backup = Backup(os.path.join(trial_dir, TRIAL_BACKUP))
     try:
-        backup.open(train.run_config(args))
-    except (UsageError, train.UsageError):
+        backup.open(loop.run_record(config))
+    except UsageError:
         shutil.rmtree(backup.path)
-        backup.open(train.run_config(args))
+        backup.open(loop.run_record(config))
     return backup
 
 

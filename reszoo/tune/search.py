@@ -9,14 +9,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shlex
 from typing import Any
 
 import keras
 
-from reszoo import train
 from reszoo.callbacks import read_json, write_json_atomic
 from reszoo.cli import UsageError, logger
+from reszoo.training import loop
 from reszoo.tune.hypermodel import Context, SearchError, SearchStopped, load_bundle, make_tuner
 from reszoo.tune.options import CONFIG_FILE, DEFAULT_VAL_FRACTION, EXPORT_FILE, SearchOptions
 from reszoo.tune.results import best_row, format_table, results_rows, write_results
@@ -203,15 +202,16 @@ def retrain_and_export(context: Context, best: dict[str, Any]) -> dict[str, Any]
     """``reszoo.train.run`` on the best configuration; an export of the same command is kept."""
     options = context.options
     export_dir = options.export_dir or os.path.join(options.project_dir, f"best_trial_{best['trial']}")
-    argv = context.train_argv(best["hyperparameters"], export_dir=export_dir)
+    config = context.train_config(best["hyperparameters"], export_dir=export_dir)
     marker = os.path.join(options.project_dir, EXPORT_FILE)
     done = read_json(marker, None)
     summary_path = os.path.join(export_dir, "summary.json")
-    if done and done.get("argv") == argv and os.path.isfile(summary_path):
+    if done and done.get("config") == config.to_dict() and os.path.isfile(summary_path):
         log(f"the best configuration is already exported in {export_dir}")
         return read_json(summary_path, {})
-    log("retraining the best configuration: python -m reszoo.train " + " ".join(shlex.quote(a) for a in argv))
+    log(f"retraining the best configuration: {config.command_line()}")
     keras.backend.clear_session()
-    summary = train.run(argv)
-    write_json_atomic(marker, {"argv": argv, "trial": best["trial"], "export_dir": export_dir})
+    summary = loop.run(config)
+    record = {"config": config.to_dict(), "command": config.command_line(), "trial": best["trial"]}
+    write_json_atomic(marker, {**record, "export_dir": export_dir})
     return summary

@@ -1,0 +1,548 @@
+"""The run of a ``TrainConfig``: data, model, compile, callbacks, ``model.fit``, metrics, export.
+
+Data flows one way: config -> strategy -> paths -> dataset -> model (registry) inside the
+strategy scope -> ``model.fit`` with callbacks -> export folder. Every step reads the frozen
+config; nothing here changes it (the paths are filled in once, with ``config.replace``).
+
+Examples:
+    from reszoo.training import TrainConfig, loop
+    summary = loop.run(TrainConfig.create(model="fast_resnet", dataset="synthetic:64", epochs=1,
+                                          overrides={"depth": 8}))
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import reszoo
+from reszoo import augment, cli, data, distribute, registry
+from reszoo.callbacks import (
+    DivergenceError,
+    EpochTimer,
+    IterationWarmup,
+    SafeBackupAndRestore,
+    StopOnDivergence,
+)
+from reszoo.export import HISTORY_FILE, check_export_dir, export_for_serving, staged_export, write_model_files
+from reszoo.schedules import Schedule
+from reszoo.training.backup import LOGS_DIR, Backup
+from reszoo.training.config import TrainConfig, builder_arguments, described_sizes, epoch_schedule, resolve
+
+UsageError = cli.UsageError
+# Settings that do not change what is trained (left out of the run fingerprint).
+NOT_TRAINING_KEYS = ("export_dir", "serving_dir", "backup_dir", "verbose", "tensorboard", "build_kwargs")
+log = cli.logger("train")  # "[reszoo.train] message"
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise UsageError(message)
+
+
+# The run -----------------------------------------------------------------------------
+
+
+def run(config: TrainConfig | argparse.Namespace | Sequence[str] | None = None) -> dict[str, Any]:
+    """Train and export as the command line does; returns the summary (also written as summary.json).
+
+    Args:
+        config: a ``TrainConfig`` (``TrainConfig.from_summary`` reruns a run), a namespace from
+            ``reszoo.training.cli.parse_args`` or a list of command-line arguments.
+
+    Raises:
+        UsageError: bad arguments, unknown model, existing export folder,
+            missing data; raised before training starts, leaving nothing behind.
+        DivergenceError: the loss or the weights stopped being finite; the
+            backup of the last good epoch stays for inspection or a resumed run.
+    """
+    _require(
+        keras.backend.backend() == "tensorflow",
+        "reszoo.train needs Keras' TensorFlow backend (tf.distribute, SavedModel export). "
+        f"Received: KERAS_BACKEND={keras.backend.backend()}",
+    )
+    given = None if isinstance(config, TrainConfig) else _parsed(config)
+    resolved = config if isinstance(config, TrainConfig) else resolve(given)
+    strategy = make_strategy(resolved.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
+    export_dir, backup_dir = resolve_paths(resolved, strategy)
+    seed_everything(resolved)
+    bundle = load_data(resolved)
+    if given is not None and resolved.recipe and _sizes_differ(resolved, bundle):
+        # Iteration-counted recipes depend on the real size, known now; everything else resolves as before.
+        resolved = resolve(given, info=bundle.info())
+    resolved = resolved.replace(export_dir=export_dir, backup_dir=backup_dir)
+    check_data(resolved, bundle)
+    with dtype_policy(resolved.precision):
+        return train_and_export(resolved, strategy, bundle)
+
+
+def _parsed(argv: argparse.Namespace | Sequence[str] | None) -> argparse.Namespace:
+    if isinstance(argv, argparse.Namespace):
+        return argv
+    from reszoo.training.cli import parse_args
+
+    return parse_args(argv)
+
+
+def _sizes_differ(config: TrainConfig, bundle: data.DatasetBundle) -> bool:
+    described = described_sizes(config.dataset, config.data_dir, config.image_size, config.val_split)
+    return described != (bundle.train_size, bundle.num_classes)
+
+
+def train_and_export(config: TrainConfig, strategy, bundle: data.DatasetBundle) -> dict[str, Any]:
+    started = time.perf_counter()
+    with strategy.scope():
+        model, net = build_training_model(config, bundle)  # first: a bad builder argument leaves nothing behind
+        compile_model(model, config)
+        distribute.fix_fit_for_multiworker(model)
+    assert config.backup_dir is not None  # filled in by run()
+    backup = Backup(config.backup_dir)
+    resumed_at = backup.open(run_record(config))
+    try:
+        distribute.check_same_resume_epoch(strategy, resumed_at)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    schedule = epoch_schedule(config)
+    log_start(config, net, bundle, strategy, backup, resumed_at)
+    callbacks, named = make_callbacks(config, backup, schedule)
+    fit(config, model, training_set(config, bundle, strategy), bundle, callbacks, backup)
+    columns, rows = backup.merged_history()
+    final = final_metrics(config, model, bundle, backup, rows)
+    summary = make_summary(config, model, net, bundle, strategy, rows, named, final, schedule)
+    summary.update(resumed_at_epoch=resumed_at, wall_seconds=time.perf_counter() - started)
+    export(config, model, strategy, bundle, backup, summary, (columns, rows))
+    return summary
+
+
+# Paths ---------------------------------------------------------------------------------
+
+
+def dataset_tag(spec: str) -> str:
+    """The dataset's part of the default export name: ``cifar10``, a folder's basename, or ``synthetic``."""
+    kind, _, rest = spec.partition(":")
+    if kind == "folder" and rest:
+        return os.path.basename(os.path.normpath(rest)) or "folder"
+    return kind
+
+
+def default_export_dir(model: str, spec: str, now: datetime.datetime | None = None) -> str:
+    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return os.path.join("saved_models", f"{model}-{dataset_tag(spec)}-{stamp}")
+
+
+def run_fingerprint(config: TrainConfig) -> str:
+    """A short hash of everything that decides what is trained (not where it goes)."""
+    values = {k: v for k, v in sorted(config.to_dict().items()) if k not in NOT_TRAINING_KEYS}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def default_backup_dir(config: TrainConfig, export_dir: str) -> str:
+    """``<export-dir>.backup``; with the default (time-stamped) export dir, a name derived from the
+    config instead, so that the same command finds its backup again."""
+    if config.export_dir:
+        return export_dir + ".backup"
+    name = f"{config.model}-{dataset_tag(config.dataset)}-{run_fingerprint(config)}.backup"
+    return os.path.abspath(os.path.join(os.path.dirname(export_dir), name))
+
+
+def check_backup_dir(backup_dir: str, export_dir: str) -> str:
+    path = os.path.abspath(backup_dir)
+    inside = os.path.commonpath([path, export_dir]) == export_dir
+    _require(
+        not inside,
+        f"--backup-dir must lie outside the export dir {export_dir} (the export appears only when complete). "
+        f"Received: --backup-dir={backup_dir}",
+    )
+    _require(not os.path.lexists(path) or os.path.isdir(path), f"backup dir {path} exists and is not a directory.")
+    return path
+
+
+def resolve_paths(config: TrainConfig, strategy) -> tuple[str, str]:
+    """(export dir, backup dir), both absolute and checked. Under multiworker every worker but the
+    chief backs up into its own ``<backup dir>-<worker>`` folder."""
+    replicas = strategy.num_replicas_in_sync
+    _require(
+        config.batch_size % replicas == 0,
+        f"--batch-size must be divisible by the number of replicas ({replicas}). "
+        f"Received: --batch-size={config.batch_size}",
+    )
+    try:
+        export_dir = check_export_dir(config.export_dir or default_export_dir(config.model, config.dataset))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    backup_dir = config.backup_dir or default_backup_dir(config, export_dir)
+    if not distribute.is_chief(strategy):
+        backup_dir = f"{backup_dir.rstrip(os.sep)}-{distribute.worker_label(strategy)}"
+    return export_dir, check_backup_dir(backup_dir, export_dir)
+
+
+def run_record(config: TrainConfig) -> dict[str, Any]:
+    """What ``run.json`` in the backup folder records: the config but its paths."""
+    return {k: v for k, v in config.to_dict().items() if k not in ("export_dir", "backup_dir")}
+
+
+# Environment -----------------------------------------------------------------------------
+
+
+def make_strategy(kind: str) -> tf.distribute.Strategy:
+    """``distribute.make_strategy``, with a missing cluster reported as a ``UsageError``."""
+    try:
+        return distribute.make_strategy(kind)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def seed_everything(config: TrainConfig) -> None:
+    """``--seed``: Python, NumPy and TensorFlow seeds; ``--deterministic``: deterministic TF ops too."""
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras' global dtype policy set to ``name`` while models are built, restored afterwards."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def versions() -> dict[str, str]:
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "reszoo": reszoo.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+# Data ---------------------------------------------------------------------------------
+
+
+def load_data(config) -> data.DatasetBundle:
+    """The dataset of ``config`` (a ``TrainConfig``, or anything with its data fields), batched."""
+    try:
+        return data.load_dataset(
+            config.dataset,
+            data_dir=config.data_dir,
+            batch_size=config.batch_size,
+            image_size=config.image_size,
+            augment=augment.BASE_AUGMENTATION[config.augment],
+            val_split=config.val_split,
+            seed=config.seed,
+        )
+    except ValueError as error:  # DatasetError included: missing / offline data, bad spec
+        raise UsageError(str(error)) from None
+
+
+def check_data(config: TrainConfig, bundle: data.DatasetBundle) -> None:
+    height, width = bundle.image_shape[:2]
+    _require(
+        config.cutout <= min(height, width),
+        f"--cutout must not exceed the image size ({height}x{width}). Received: --cutout={config.cutout}",
+    )
+
+
+def training_set(config: TrainConfig, bundle: data.DatasetBundle, strategy) -> tf.data.Dataset:
+    """``bundle.train`` with RandAugment / Cutout (``reszoo.augment``), whole batches only under multiworker."""
+    train = bundle.train
+    if config.augment == "randaugment" or config.cutout:
+        train = augment.augment_training_set(
+            train,
+            kind=config.augment,
+            cutout_size=config.cutout,
+            fill=bundle.mean,
+            batch_size=config.batch_size,
+            seed=config.seed,
+        )
+    if distribute.is_multiworker(strategy):
+        train = distribute.full_batches(train, config.batch_size, bundle.train_size)
+    return train
+
+
+# Model ------------------------------------------------------------------------------
+
+
+def build_training_model(config: TrainConfig, bundle: data.DatasetBundle) -> tuple[keras.Model, keras.Model]:
+    """``(trainable model, network)``: raw 0-255 images -> ``normalize`` -> the registry's network."""
+    try:
+        family, _, _ = registry.resolve(config.model, **config.build_kwargs)
+        net = reszoo.build(
+            config.model,
+            **config.build_kwargs,
+            num_classes=bundle.num_classes,
+            input_shape=tuple(bundle.image_shape),
+            weight_decay=config.weight_decay,
+            fused_bn=config.fused_bn,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    images = keras.Input(shape=tuple(bundle.image_shape), name="images")
+    # keras.applications' EfficientNet standardises raw pixels itself; standardising twice
+    # shrinks its stem activations ~19x, so it gets the raw 0-255 images.
+    inputs = images if family.normalizes_inputs else data.normalization_layer(bundle)(images)
+    return keras.Model(images, net(inputs), name=net.name), net
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> None:
+    """SGD (Nesterov) and cross-entropy (label-smoothed with ``--label-smoothing``); loss scaling under
+    mixed_float16 (Keras would wrap the optimizer too; done here so it is explicit); ``--jit``."""
+    optimizer = keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+    if config.precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    smoothing = config.label_smoothing
+    loss = augment.SmoothedSparseCrossentropy(smoothing) if smoothing else keras.losses.SparseCategoricalCrossentropy()
+    jit = config.jit
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile="auto" if jit is None else jit)
+
+
+# Callbacks ----------------------------------------------------------------------------
+
+
+def make_callbacks(
+    config: TrainConfig, backup: Backup, schedule: Schedule
+) -> tuple[list[keras.callbacks.Callback], dict[str, Any]]:
+    """The callback list, in the order that matters, and the ones ``run`` reads afterwards.
+
+    Order: the timer first (its ``epoch_seconds`` reaches the logs), the divergence guard
+    before anything that writes, the warm-up after the scheduler (it overrides the
+    rate), the loggers, and the backup last, so that an epoch's history row, timing
+    and warm-up state are on disk before the backup says the epoch is done.
+    """
+    timer = EpochTimer(state_path=backup.epoch_seconds)
+    named: dict[str, Any] = {"timer": timer, "warmup": None}
+    callbacks: list[keras.callbacks.Callback] = [
+        timer,
+        StopOnDivergence(),
+        keras.callbacks.LearningRateScheduler(schedule),
+    ]
+    if config.warmup_iterations:
+        named["warmup"] = IterationWarmup(
+            schedule,
+            warmup_lr=config.warmup_lr,
+            max_iterations=config.warmup_iterations,
+            until_accuracy=config.warmup_accuracy,
+            state_path=backup.warmup,
+        )
+        callbacks.append(named["warmup"])
+    callbacks.append(keras.callbacks.CSVLogger(backup.history, append=True))
+    if config.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=backup.logs))
+    if config.keep_best:
+        callbacks.append(best_checkpoint(backup))
+    callbacks.append(
+        SafeBackupAndRestore(backup.checkpoint, save_freq=config.backup_every or "epoch", delete_checkpoint=False)
+    )
+    return callbacks, named
+
+
+def best_checkpoint(backup: Backup) -> keras.callbacks.ModelCheckpoint:
+    """Weights of the best-validation-accuracy epoch; a resumed run starts from the best so far."""
+    _, rows = backup.merged_history()
+    done = [float(r["val_accuracy"]) for r in rows if int(r["epoch"]) < backup.resumed_epoch()]
+    return keras.callbacks.ModelCheckpoint(
+        backup.best_weights,
+        monitor="val_accuracy",
+        mode="max",
+        save_best_only=True,
+        save_weights_only=True,
+        initial_value_threshold=max(done) if done and os.path.exists(backup.best_weights) else None,
+    )
+
+
+# Fit and metrics -------------------------------------------------------------------------
+
+
+def fit(config: TrainConfig, model, train, bundle, callbacks, backup: Backup) -> None:
+    """``model.fit``; a ``DivergenceError`` comes back naming the backup it left."""
+    try:
+        model.fit(
+            train,
+            epochs=config.epochs,
+            validation_data=bundle.val if config.val_split else bundle.test,
+            callbacks=callbacks,
+            shuffle=False,  # the training dataset shuffles itself (Keras ignores this for tf.data anyway)
+            verbose=1 if (config.verbose or sys.stdout.isatty()) else 2,
+        )
+    except DivergenceError as error:
+        done = backup.resumed_epoch()
+        epochs = "epoch 0" if done == 1 else f"epochs 0-{done - 1}"
+        kept = f"The backup of {epochs} is in {backup.path}" if done else f"No epoch was completed ({backup.path})"
+        raise DivergenceError(f"{error} {kept}.", epoch=error.epoch, last_finite_loss=error.last_finite_loss) from None
+    finally:  # a stopped fit (divergence, Ctrl-C) skips on_train_end, which closes them
+        _close_csv_loggers(callbacks)
+
+
+def _close_csv_loggers(callbacks) -> None:
+    """Close the history files a stopped ``fit`` leaves open (Keras closes them only in ``on_train_end``)."""
+    for callback in callbacks:
+        csv_file = getattr(callback, "csv_file", None) if isinstance(callback, keras.callbacks.CSVLogger) else None
+        if csv_file is not None and not csv_file.closed:
+            csv_file.close()
+
+
+def error_percent(accuracy: float) -> float:
+    return 100.0 * (1.0 - float(accuracy))
+
+
+def final_metrics(config: TrainConfig, model: keras.Model, bundle, backup: Backup, rows) -> dict[str, Any]:
+    """Errors of the model being exported: the last epoch's, or with ``--keep-best`` the best one's.
+
+    With ``--val-split`` the test split is evaluated here, once; without, ``fit`` evaluated
+    it after every epoch (the papers' curves) and the last epoch's values are final.
+    """
+    selected = rows[-1]
+    if config.keep_best and os.path.exists(backup.best_weights):
+        model.load_weights(backup.best_weights)
+        selected = max(rows, key=lambda r: float(r["val_accuracy"]))
+    final = {
+        "selected_epoch": int(selected["epoch"]),
+        "train_accuracy": float(selected["accuracy"]),
+        "train_loss": float(selected["loss"]),
+        "val_accuracy": float(selected["val_accuracy"]),
+        "val_loss": float(selected["val_loss"]),
+    }
+    if config.val_split:
+        test = model.evaluate(bundle.test, verbose=0, return_dict=True)
+        final.update(test_accuracy=test["accuracy"], test_loss=test["loss"])
+    else:
+        final.update(test_accuracy=final.pop("val_accuracy"), test_loss=final.pop("val_loss"))
+    return final
+
+
+# Log and summary ---------------------------------------------------------------------------
+
+
+def log_start(config: TrainConfig, net, bundle, strategy, backup: Backup, resumed_at: int) -> None:
+    params = reszoo.trainable_params(net)
+    milestones = f" at {','.join(map(str, config.milestones))}" if config.milestones else ""
+    log(
+        f"training {net.name} ({params:,} trainable parameters) on {bundle.name}: "
+        f"{bundle.train_size} train / {bundle.val_size or 0} val / {bundle.test_size} test images, "
+        f"{bundle.num_classes} classes, {'x'.join(map(str, bundle.image_shape))}; {config.epochs} epochs, "
+        f"batch {config.batch_size}, lr {config.lr} ({config.schedule}{milestones}), "
+        f"wd {config.weight_decay}, recipe {config.recipe or 'none'}, {config.precision}, "
+        f"{distribute.strategy_name(strategy)} strategy x{strategy.num_replicas_in_sync}"
+    )
+    if resumed_at:
+        log(f"resuming from the backup in {backup.path} at epoch {resumed_at} (counted from 0)")
+    else:
+        log(f"backing up to {backup.path} after every epoch; rerun the same command to resume")
+
+
+def make_summary(config: TrainConfig, model, net, bundle, strategy, rows, named, final, schedule) -> dict[str, Any]:
+    seconds_by_epoch = named["timer"].seconds_by_epoch
+    epoch_seconds = [seconds_by_epoch.get(e) for e in range(config.epochs)]  # None: lost (a backup from elsewhere)
+    timed = [s for s in epoch_seconds if s is not None]
+    return {
+        "model": config.model,
+        "network": net.name,
+        "builder_kwargs": {**builder_arguments(config), "weight_decay": config.weight_decay},
+        # The resolved settings under their command-line names; "config" is the same record, for
+        # TrainConfig.from_summary. "args" stays for readers of earlier summaries.
+        "args": config.to_dict(),
+        "params": reszoo.trainable_params(net),
+        "epochs": config.epochs,
+        "epoch_seconds": epoch_seconds,
+        "train_images_per_second": bundle.train_size * len(timed) / sum(timed),
+        "train_error": error_percent(final["train_accuracy"]),
+        "val_error": error_percent(final["val_accuracy"]) if config.val_split else None,
+        "test_error": error_percent(final["test_accuracy"]),
+        "train_loss": final["train_loss"],
+        "test_loss": float(final["test_loss"]),
+        "selected_epoch": final["selected_epoch"],
+        "learning_rates": [schedule(epoch) for epoch in range(config.epochs)],
+        "history_learning_rates": [float(r["learning_rate"]) for r in rows],
+        "warmup": warmup_summary(config, named["warmup"]),
+        "class_names": list(bundle.class_names),
+        "num_classes": bundle.num_classes,
+        "dataset": bundle.name,
+        "synthetic": bool(bundle.synthetic),
+        "train_size": bundle.train_size,
+        "val_size": bundle.val_size or 0,
+        "test_size": bundle.test_size,
+        "input_shape": list(bundle.image_shape),
+        "recipe": config.recipe,
+        "precision": config.precision,
+        "jit_compile": bool(model.jit_compile),
+        "deterministic": bool(config.deterministic),
+        "strategy": distribute.strategy_name(strategy),
+        "replicas": strategy.num_replicas_in_sync,
+        "workers": distribute.num_workers(strategy),
+        "versions": versions(),
+        "export_dir": config.export_dir,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "fused_bn": config.fused_bn,
+        "config": config.to_dict(),
+    }
+
+
+def warmup_summary(config: TrainConfig, warmup: IterationWarmup | None) -> dict[str, Any] | None:
+    if config.warmup_epochs:
+        return {"kind": "epochs", "epochs": config.warmup_epochs, "lr": config.warmup_lr}
+    if warmup is None:
+        return None
+    return {
+        "kind": "iterations",
+        "lr": config.warmup_lr,
+        "max_iterations": config.warmup_iterations,
+        "until_accuracy": config.warmup_accuracy,
+        "ended": warmup.ended,
+    }
+
+
+# Export ------------------------------------------------------------------------------------
+
+
+def write_history(path: str, columns: list[str], rows: list[dict[str, str]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def export(config: TrainConfig, model, strategy, bundle, backup: Backup, summary, history) -> None:
+    """The chief writes the export folder (atomically) and removes the backup; other workers write
+    theirs into a temporary folder and delete it (saving may involve every worker)."""
+    log(f"trainable weights sha256 {distribute.weights_digest(model)}")
+    if not distribute.is_chief(strategy):
+        with tempfile.TemporaryDirectory() as scratch:
+            write_model_files(model, scratch, class_names=bundle.class_names, summary=summary)
+        shutil.rmtree(backup.path, ignore_errors=True)
+        log(f"worker {distribute.worker_label(strategy)} done; the chief writes the export")
+        return
+    assert config.export_dir is not None  # filled in by run()
+    with staged_export(config.export_dir) as staging:
+        write_model_files(model, staging, class_names=bundle.class_names, summary=summary)
+        write_history(os.path.join(staging, HISTORY_FILE), *history)
+        if config.tensorboard and os.path.isdir(backup.logs):
+            shutil.copytree(backup.logs, os.path.join(staging, LOGS_DIR))
+    shutil.rmtree(backup.path, ignore_errors=True)
+    if config.serving_dir:
+        log(f"TF Serving version folder: {export_for_serving(config.export_dir, config.serving_dir)}")
+    val = "" if summary["val_error"] is None else f", val error {summary['val_error']:.2f}%"
+    log(
+        f"{bundle.name}: test error {summary['test_error']:.2f}%, train error {summary['train_error']:.2f}%{val}, "
+        f"{summary['train_images_per_second']:.0f} train images/s; exported to {config.export_dir}"
+    )
