@@ -1,4 +1,4 @@
-"""Training-time regularization beyond the papers' crop + flip: Cutout, RandAugment, label smoothing.
+"""Training-time regularization beyond the papers' crop + flip: Cutout, RandAugment, MixUp, CutMix, label smoothing.
 
 ``reszoo.data`` delivers batches that are already cropped and flipped (He et al.
 2015, Sec. 4.2); ``augment_training_set`` maps the extra per-image augmentations
@@ -128,6 +128,9 @@ def augment_training_set(
 class SmoothedSparseCrossentropy(keras.losses.Loss):
     """Cross-entropy against integer labels smoothed to ``(1 - eps) * one_hot + eps / K``.
 
+    Soft labels (MixUp / CutMix batches, ``(B, K)``) are taken as the target distribution, smoothed
+    the same way.
+
     Equal to ``keras.losses.CategoricalCrossentropy(label_smoothing=eps)`` on
     one-hot labels (it calls ``keras.losses.categorical_crossentropy``), and to
     ``SparseCategoricalCrossentropy`` when ``eps == 0``. Takes probabilities, as
@@ -141,10 +144,133 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         self.label_smoothing = float(label_smoothing)
 
     def call(self, y_true, y_pred):
-        classes = keras.ops.shape(y_pred)[-1]
-        labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
-        one_hot = keras.ops.one_hot(labels, classes, dtype=y_pred.dtype)
-        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == y_pred.shape[-1]:
+            target = keras.ops.cast(y_true, y_pred.dtype)  # MixUp / CutMix soft labels
+        else:
+            classes = keras.ops.shape(y_pred)[-1]
+            labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+            target = keras.ops.one_hot(labels, classes, dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(target, y_pred, label_smoothing=self.label_smoothing)
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+# MixUp and CutMix ---------------------------------------------------------------------------------
+# Written here rather than with keras.layers.MixUp / CutMix: neither takes a share of images to mix
+# (--mix-prob), and Keras' CutMix draws its Beta's alpha anew from U(0, factor) for every batch and keeps the
+# box inside the image, where Yun et al. draw lambda ~ Beta(alpha, alpha) and clip a box centred anywhere.
+_MIX_SEED_OFFSET = 4
+
+
+def beta(shape, seed, alpha: float) -> tf.Tensor:
+    """Stateless Beta(alpha, alpha) draws: X / (X + Y) for X, Y ~ Gamma(alpha)."""
+    x_seed, y_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    x = tf.random.stateless_gamma(shape, x_seed, alpha)
+    y = tf.random.stateless_gamma(shape, y_seed, alpha)
+    return x / tf.maximum(x + y, 1e-12)
+
+
+def mix_batch(images, labels, seed, *, num_classes: int, mixup: float = 0.0, cutmix: float = 0.0, prob: float = 1.0):
+    """MixUp (Zhang et al. 2018) and CutMix (Yun et al. 2019) per image, with the mixed soft labels.
+
+    Every image ``i`` of the batch draws its own: whether it is mixed (probability ``prob``), with
+    both enabled which of the two (half and half), and its lambda ~ Beta(alpha, alpha). Its partner
+    is image ``perm[i]`` of one random permutation of the batch. MixUp gives
+    ``lam * x_i + (1 - lam) * x_perm[i]``; CutMix pastes the partner's box of side
+    ``sqrt(1 - lam)`` times the image's, centred uniformly and clipped at the borders, and lambda
+    becomes the share of the image left unpasted. The label is ``lam * onehot_i + (1 - lam) *
+    onehot_perm[i]`` (sums to one); an unmixed image keeps its one-hot label.
+
+    Args:
+        images: (B, H, W, C) float images (raw 0-255: mixing commutes with the model's normalization).
+        labels: (B,) integer labels.
+        seed: shape-(2,) integer tensor for the stateless draws.
+        num_classes: int. The soft labels' width.
+        mixup, cutmix: float. The Beta's alpha of each; 0 disables it.
+        prob: float. The share of images mixed.
+
+    Returns:
+        (mixed images, (B, num_classes) float32 soft labels).
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    s = tf.unstack(tf.random.experimental.stateless_split(seed, 7))
+    partner = tf.argsort(tf.random.stateless_uniform([batch], s[0]))
+    mixed = tf.random.stateless_uniform([batch], s[1]) < prob
+    if mixup and cutmix:
+        use_cutmix = tf.random.stateless_uniform([batch], s[2]) < 0.5
+    else:
+        use_cutmix = tf.fill([batch], bool(cutmix))
+    partner_images = tf.gather(images, partner)
+    lam = tf.ones([batch])
+    out = images
+    if mixup:
+        lam_mix = beta([batch], s[3], mixup)
+        blend = lam_mix[:, None, None, None] * images + (1.0 - lam_mix[:, None, None, None]) * partner_images
+        apply = tf.logical_and(mixed, tf.logical_not(use_cutmix))
+        out = tf.where(apply[:, None, None, None], blend, out)
+        lam = tf.where(apply, lam_mix, lam)
+    if cutmix:
+        box, kept = _cutmix_boxes(beta([batch], s[4], cutmix), height, width, s[5], s[6])
+        apply = tf.logical_and(mixed, use_cutmix)
+        pasted = tf.where(box[..., None], partner_images, images)
+        out = tf.where(apply[:, None, None, None], pasted, out)
+        lam = tf.where(apply, kept, lam)
+    one_hot = tf.one_hot(tf.cast(tf.reshape(labels, [-1]), tf.int32), num_classes)
+    soft = lam[:, None] * one_hot + (1.0 - lam[:, None]) * tf.gather(one_hot, partner)
+    return out, soft
+
+
+def _cutmix_boxes(lam, height, width, row_seed, column_seed):
+    """((B, H, W) box masks, the share of each image outside its box): Yun et al.'s clipped boxes."""
+    batch = tf.shape(lam)[0]
+    ratio = tf.sqrt(1.0 - lam)
+    cut_h = tf.cast(tf.cast(height, tf.float32) * ratio, tf.int32)
+    cut_w = tf.cast(tf.cast(width, tf.float32) * ratio, tf.int32)
+    cy = tf.random.stateless_uniform([batch], row_seed, 0, height, dtype=tf.int32)
+    cx = tf.random.stateless_uniform([batch], column_seed, 0, width, dtype=tf.int32)
+    top, bottom = tf.clip_by_value(cy - cut_h // 2, 0, height), tf.clip_by_value(cy + cut_h // 2, 0, height)
+    left, right = tf.clip_by_value(cx - cut_w // 2, 0, width), tf.clip_by_value(cx + cut_w // 2, 0, width)
+    rows = tf.logical_and(tf.range(height)[None, :] >= top[:, None], tf.range(height)[None, :] < bottom[:, None])
+    cols = tf.logical_and(tf.range(width)[None, :] >= left[:, None], tf.range(width)[None, :] < right[:, None])
+    box = tf.logical_and(rows[:, :, None], cols[:, None, :])
+    area = tf.cast((bottom - top) * (right - left), tf.float32)
+    return box, 1.0 - area / tf.cast(height * width, tf.float32)
+
+
+def mix_training_set(
+    dataset: tf.data.Dataset,
+    *,
+    num_classes: int,
+    mixup: float = 0.0,
+    cutmix: float = 0.0,
+    prob: float = 1.0,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """``mix_batch`` mapped over batched (images, labels): labels become (B, num_classes) soft labels."""
+    seeds = tf.data.Dataset.random(
+        seed=None if seed is None else seed + _MIX_SEED_OFFSET, rerandomize_each_iteration=True
+    ).batch(2)
+    return tf.data.Dataset.zip(dataset, seeds).map(
+        lambda batch, batch_seed: mix_batch(
+            batch[0], batch[1], batch_seed, num_classes=num_classes, mixup=mixup, cutmix=cutmix, prob=prob
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+@keras.saving.register_keras_serializable(package="reszoo", name="mixed_label_accuracy")
+def accuracy(y_true, y_pred):
+    """Top-1 accuracy against integer labels or (soft, mixed) label distributions: the argmax class counts."""
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == y_pred.shape[-1]:
+        y_true = keras.ops.argmax(y_true, axis=-1)
+    labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+    predicted = keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
+    return keras.ops.cast(keras.ops.equal(labels, predicted), "float32")
+
+
+def accuracy_metric() -> keras.metrics.Metric:
+    """``accuracy`` for runs with MixUp / CutMix: soft labels in training, integer labels in evaluation."""
+    return keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")

@@ -30,7 +30,6 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -184,35 +183,24 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 class IterationWarmup(keras.callbacks.Callback):
-    """A constant warm-up rate for the first iterations, then the epoch schedule (He et al. 2015, Sec. 4.2).
+    """He et al.'s warm-up end rule: the constant warm-up ends early once the training accuracy reaches a value.
 
-    He et al. train ResNet-110 at 0.01 "until the training error is below 80%
-    (about 400 iterations)" and then go back to 0.1; the pre-activation paper
-    warms up all its CIFAR runs at 0.01 for 400 iterations. This callback keeps
-    the optimizer's rate at ``warmup_lr`` until ``max_iterations`` batches have
-    run or, with ``until_accuracy``, the epoch's running training accuracy
-    (``logs["accuracy"]``) reaches it, whichever comes first; it then sets
-    ``schedule(epoch)`` for the rest of that epoch. Later epochs are the
-    ``LearningRateScheduler``'s (put this callback after it).
+    He et al. train ResNet-110 at 0.01 "until the training error is below 80% (about 400
+    iterations)" and then go back to 0.1; the pre-activation paper warms up all its CIFAR runs at
+    0.01 for 400 iterations. The rates themselves are the optimizer's ``TrainingSchedule`` (warm-up
+    steps ``[0, warmup_iterations)``); this callback watches the epoch's running training accuracy
+    (``logs["accuracy"]``) during the warm-up and, with ``until_accuracy``, ends it at the step where
+    it is reached (``schedule.end_warmup``).
 
-    ``ended`` records where the warm-up ended ({epoch, iteration, accuracy});
-    with ``state_path`` the progress is saved after each epoch and read back at
-    ``on_train_begin``, so a resumed run continues (or skips) the warm-up.
+    ``ended`` records where the warm-up ended ({epoch, iteration, accuracy}; ``iteration`` is the
+    number of warm-up steps run); with ``state_path`` the progress is saved after each epoch and read
+    back at ``on_train_begin``, so a resumed run continues (or skips) the warm-up.
     """
 
-    def __init__(
-        self,
-        schedule: Callable[[int], float],
-        *,
-        warmup_lr: float,
-        max_iterations: int,
-        until_accuracy: float | None = None,
-        state_path: str | None = None,
-    ):
+    def __init__(self, schedule, *, until_accuracy: float | None = None, state_path: str | None = None):
         super().__init__()
         self.schedule = schedule
-        self.warmup_lr = float(warmup_lr)
-        self.max_iterations = int(max_iterations)
+        self.max_iterations = int(schedule.warmup_iterations)
         self.until_accuracy = until_accuracy
         self._state_path = state_path
         self.iterations = 0
@@ -226,22 +214,49 @@ class IterationWarmup(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         state = read_json(self._state_path, {"iterations": 0, "ended": None})
         self.iterations, self.ended = int(state["iterations"]), state["ended"]
+        if self.ended is not None:
+            self.schedule.end_warmup(int(self.ended["iteration"]))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
-        if not self.done:
-            self.model.optimizer.learning_rate = self.warmup_lr
 
     def on_train_batch_end(self, batch, logs=None):
         if self.done:
             return
         self.iterations += 1
         accuracy = (logs or {}).get("accuracy")
+        accuracy = None if accuracy is None else float(accuracy)
         reached = self.until_accuracy is not None and accuracy is not None and accuracy >= self.until_accuracy
         if reached or self.iterations >= self.max_iterations:
             self.ended = {"epoch": self._epoch, "iteration": self.iterations, "accuracy": accuracy}
-            self.model.optimizer.learning_rate = float(self.schedule(self._epoch))
+            self.schedule.end_warmup(self.iterations)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._state_path:
             write_json_atomic(self._state_path, {"iterations": self.iterations, "ended": self.ended})
+
+
+class LearningRateLog(keras.callbacks.Callback):
+    """The rates that ran, into the epoch's logs (and so ``history.csv``).
+
+    ``lr_first``: the rate of the epoch's first batch; ``learning_rate``: of its last batch
+    (the rate in effect when the epoch ended). Both are read from the optimizer's schedule at
+    the optimizer's own iteration count, warm-up end included, never recomputed from the flags.
+    """
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = schedule
+        self._first: float | None = None
+
+    def _step(self) -> int:
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._first = self.schedule.rate(self._step())
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        logs["lr_first"] = self._first
+        logs["learning_rate"] = self.schedule.rate(max(self._step() - 1, 0))

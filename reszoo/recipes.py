@@ -225,9 +225,18 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+SCALING_NOTE = (
+    "How a recipe scales: budgets in iterations become epochs for the real training set and batch; when --epochs\n"
+    "differs from the recipe's, the milestones move to the same fractions of training (80/120 of 160 -> 20/30 of\n"
+    "40) and an iteration warm-up keeps the same share of the run (He et al.'s 400 of 64,124 iterations = 0.6%:\n"
+    "3 iterations of a 474-iteration run), at least 1 iteration and at most 10% of the run. An explicit\n"
+    "--warmup-iterations is taken as given (refused when longer than the run). --dry-run prints what a run uses."
+)
+
+
 def table() -> str:
-    """One line per recipe (``Recipe.describe``): what ``--list-recipes`` prints."""
-    return "\n".join(recipe.describe() for recipe in RECIPES.values())
+    """One line per recipe (``Recipe.describe``), then how recipes scale: what ``--list-recipes`` prints."""
+    return "\n".join(recipe.describe() for recipe in RECIPES.values()) + "\n\n" + SCALING_NOTE
 
 
 def get_recipe(name: str) -> Recipe:

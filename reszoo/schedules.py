@@ -1,4 +1,4 @@
-"""Learning-rate schedules as pure functions of the epoch.
+"""Learning-rate schedules: pure functions of the epoch, and the step-exact schedule a run trains with.
 
 A schedule here is a plain callable ``schedule(epoch) -> learning rate`` (epochs
 counted from 0), built by ``step_schedule``, ``cosine_schedule`` or
@@ -6,6 +6,16 @@ counted from 0), built by ``step_schedule``, ``cosine_schedule`` or
 into ``keras.callbacks.LearningRateScheduler``, which calls it once at the start
 of every epoch; keeping it a pure function of the epoch makes it testable
 numerically and identical across restarts.
+
+``TrainingSchedule`` is what the optimizer of a run holds: a
+``keras.optimizers.schedules.LearningRateSchedule`` that gives the rate of every
+step from the optimizer's own iteration count, so it is exact at every batch and
+resumes with the optimizer state. Per epoch (``unit="epoch"``) it equals the
+function of the epoch above at every step of that epoch; per iteration the epoch
+is fractional (cosine and linear warm-ups move every batch, as PyTorch's and
+timm's per-step schedulers do). He et al.'s constant iteration warm-up is part of
+it: ``warmup_lr`` for the first ``warmup_iterations`` steps, or fewer when
+``reszoo.callbacks.IterationWarmup`` ends it early (the training accuracy rule).
 
 The papers' recipes (which schedule, which milestones) are data in
 ``reszoo.recipes``; this module only turns such numbers into functions.
@@ -16,10 +26,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from itertools import pairwise
+from typing import Any
+
+import keras
 
 Schedule = Callable[..., float]
 
 SCHEDULES = ("step", "cosine")
+SCHEDULE_UNITS = ("epoch", "iteration")
+
+
+def default_unit(schedule: str, warmup_epochs: int = 0, warmup_lr: float | None = None) -> str:
+    """Per iteration for cosine and for a linear warm-up (as PyTorch and timm users expect); the papers'
+    step schedules per epoch."""
+    return "iteration" if schedule == "cosine" or (warmup_epochs and warmup_lr is None) else "epoch"
 
 
 def _check_epochs(epochs) -> int:
@@ -175,3 +195,120 @@ def make_schedule(
     else:
         raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}. Received: schedule={kind!r}")
     return with_warmup(base, warmup_epochs, warmup_lr)
+
+
+@keras.saving.register_keras_serializable(package="reszoo")
+class TrainingSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The rate of every training step: the epoch schedule, per epoch or per iteration, after a warm-up.
+
+    ``kind``, ``lr``, ``epochs``, ``milestones``, ``gamma``, ``warmup_epochs`` and ``warmup_lr`` mean what
+    they mean for ``make_schedule``. ``unit="epoch"``: step ``s`` gets ``make_schedule(...)(s //
+    steps_per_epoch)``, exactly. ``unit="iteration"``: the epoch is ``s / steps_per_epoch``, fractional,
+    so a cosine falls and a linear warm-up climbs at every step (a step schedule still changes at the
+    milestones' first step). ``warmup_iterations``: ``warmup_lr`` for steps ``[0, warmup_iterations)``;
+    ``end_warmup(step)`` (``IterationWarmup``'s accuracy rule) ends it at ``step``.
+
+    Examples:
+        >>> s = TrainingSchedule("cosine", lr=0.1, epochs=2, steps_per_epoch=4, unit="iteration")
+        >>> [round(s.rate(step), 4) for step in (0, 2, 4, 6)]
+        [0.1, 0.0854, 0.05, 0.0146]
+        >>> s = TrainingSchedule("step", lr=0.1, epochs=3, steps_per_epoch=5, milestones=(2,),
+        ...                      warmup_lr=0.01, warmup_iterations=3)
+        >>> [round(s.rate(step), 4) for step in (0, 2, 3, 9, 10)]
+        [0.01, 0.01, 0.1, 0.1, 0.01]
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        lr: float,
+        epochs: int,
+        steps_per_epoch: int,
+        milestones: Sequence[int] = (),
+        gamma: float = 0.1,
+        warmup_epochs: int = 0,
+        warmup_lr: float | None = None,
+        warmup_iterations: int = 0,
+        unit: str = "epoch",
+        name: str = "training_schedule",
+    ):
+        # make_schedule checks kind, lr, epochs, milestones, gamma and the epoch warm-up.
+        self.by_epoch = make_schedule(
+            kind,
+            lr=lr,
+            epochs=epochs,
+            milestones=milestones,
+            gamma=gamma,
+            warmup_epochs=warmup_epochs,
+            warmup_lr=warmup_lr if warmup_epochs else None,
+        )
+        if unit not in SCHEDULE_UNITS:
+            raise ValueError(f"unit must be one of {', '.join(map(repr, SCHEDULE_UNITS))}. Received: unit={unit!r}")
+        if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+            raise ValueError(
+                f"steps_per_epoch must be a positive integer. Received: steps_per_epoch={steps_per_epoch!r}"
+            )
+        if warmup_iterations and warmup_lr is None:
+            raise ValueError("warmup_iterations needs warmup_lr (the constant warm-up rate). Received: warmup_lr=None")
+        self.kind, self.lr, self.epochs, self.steps_per_epoch = kind, float(lr), int(epochs), steps_per_epoch
+        self.milestones, self.gamma = tuple(int(m) for m in milestones), float(gamma)
+        self.warmup_epochs, self.warmup_lr = int(warmup_epochs), None if warmup_lr is None else float(warmup_lr)
+        self.warmup_iterations, self.unit, self.name = int(warmup_iterations), unit, name
+        # Where the iteration warm-up ends (a variable, so that the compiled train step sees a change).
+        self.warmup_end = keras.Variable(self.warmup_iterations, dtype="int64", trainable=False, name="warmup_end")
+
+    # ---- the rate as a tensor (what the optimizer calls) and as a float (logs, --dry-run, tests)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "int64")
+        epoch = keras.ops.cast(step, "float32") / float(self.steps_per_epoch)
+        if self.unit == "epoch":
+            epoch = keras.ops.floor(epoch)
+        rate = self._rate_at_epoch(epoch)
+        if self.warmup_iterations:
+            rate = keras.ops.where(step < self.warmup_end, self.warmup_lr, rate)
+        return keras.ops.cast(rate, "float32")
+
+    def rate(self, step: int) -> float:
+        """The rate of step ``step`` (counted from 0), as the optimizer computes it."""
+        return float(keras.ops.convert_to_numpy(self(step)))
+
+    def _rate_at_epoch(self, epoch):
+        ops = keras.ops
+        if self.kind == "step":
+            passed = sum(ops.cast(epoch >= float(m), "float32") for m in self.milestones) if self.milestones else 0.0
+            rate = self.lr * ops.power(self.gamma, passed)
+        else:  # cosine from warmup_epochs to epochs (cosine_schedule)
+            span = float(self.epochs - self.warmup_epochs)
+            t = ops.clip((epoch - float(self.warmup_epochs)) / span, 0.0, 1.0)
+            rate = 0.5 * self.lr * (1.0 + ops.cos(math.pi * t))
+        if not self.warmup_epochs:
+            return rate
+        if self.warmup_lr is not None:
+            warm = ops.full_like(epoch, self.warmup_lr)
+        else:  # linear: (e + 1) / (W + 1) of the rate at W per epoch; per iteration the same line, continuous
+            target = self.by_epoch(self.warmup_epochs)
+            warm = target * (epoch + 1.0) / (self.warmup_epochs + 1.0)
+        return ops.where(epoch < float(self.warmup_epochs), warm, rate)
+
+    # ---- the iteration warm-up's early end, and serialization
+
+    def end_warmup(self, step: int) -> None:
+        """End the iteration warm-up at ``step``: steps from there on get the epoch schedule's rate."""
+        self.warmup_end.assign(min(int(step), self.warmup_iterations))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "lr": self.lr,
+            "epochs": self.epochs,
+            "steps_per_epoch": self.steps_per_epoch,
+            "milestones": list(self.milestones),
+            "gamma": self.gamma,
+            "warmup_epochs": self.warmup_epochs,
+            "warmup_lr": self.warmup_lr,
+            "warmup_iterations": self.warmup_iterations,
+            "unit": self.unit,
+            "name": self.name,
+        }

@@ -102,8 +102,10 @@ def test_recipe_model_args_apply_to_family_builds_not_to_presets():
 
 def test_list_recipes_prints_one_line_per_recipe(capsys):
     assert train.main(["--list-recipes"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    table, note = capsys.readouterr().out.strip().split("\n\n")
+    lines = table.splitlines()
     assert [line.split()[0] for line in lines] == list(recipes.RECIPES)
+    assert note.startswith("How a recipe scales:") and "at least 1 iteration and at most 10% of the run" in note
     he = next(line for line in lines if line.startswith("he2015"))
     assert "64000 it" in he and "x0.1 at 32k/48k it" in he and "momentum 0.9" in he
     assert "warm-up 0.01 for 400 it or until train acc 0.2" in he
@@ -145,7 +147,10 @@ def test_summary_records_the_resolved_recipe(tmp_path):
     # 2 batches per epoch: the warm-up ends at iteration 3 (in epoch 1) unless the accuracy got there first.
     ended = summary["warmup"]["ended"]
     assert ended["iteration"] == 3 or ended["accuracy"] >= 0.2
-    assert summary["history_learning_rates"] == pytest.approx(summary["learning_rates"])
+    # The rates that ran: the first batch warms up at 0.01; the last batch of each epoch as history.csv says.
+    assert summary["learning_rates"][0] == pytest.approx(0.01)
+    assert summary["history_learning_rates"] == pytest.approx(summary["learning_rates_last"])
+    assert summary["warmup"]["origin"] == "as given"
 
 
 # He et al.'s warm-up, batch by batch ------------------------------------------------------------
@@ -162,22 +167,27 @@ class RecordRates(keras.callbacks.Callback):
         self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
 
+def warmup_schedule(warmup_iterations, steps=4):
+    return schedules.TrainingSchedule(
+        "step", lr=0.1, epochs=3, steps_per_epoch=steps, milestones=(2,), warmup_lr=0.01,
+        warmup_iterations=warmup_iterations,
+    )  # fmt: skip
+
+
 def warmup_fit(warmup, epochs=3, learnable=True, steps=4):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(8 * steps, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int32") if learnable else rng.integers(0, 2, size=len(x)).astype("int32")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    optimizer = keras.optimizers.SGD(warmup.schedule)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     record = RecordRates()
-    callbacks = [keras.callbacks.LearningRateScheduler(warmup.schedule), warmup, record]
-    model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks)
+    model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0, callbacks=[warmup, record])
     return record.rates
 
 
 def test_warmup_holds_the_low_rate_for_the_given_iterations_then_follows_the_schedule():
-    warmup = IterationWarmup(
-        schedules.make_schedule("step", lr=0.1, epochs=3, milestones=(2,)), warmup_lr=0.01, max_iterations=6
-    )
+    warmup = IterationWarmup(warmup_schedule(6))
     rates = warmup_fit(warmup)
     # 4 batches per epoch: 6 warm-up batches span epochs 0 and 1, then 0.1 for the rest of epoch 1, 0.01 at epoch 2.
     assert rates == pytest.approx([0.01] * 6 + [0.1] * 2 + [0.01] * 4)
@@ -185,27 +195,33 @@ def test_warmup_holds_the_low_rate_for_the_given_iterations_then_follows_the_sch
 
 
 def test_warmup_ends_early_once_the_training_accuracy_reaches_the_threshold():
-    schedule = schedules.make_schedule("step", lr=0.1, epochs=3, milestones=(2,))
-    warmup = IterationWarmup(schedule, warmup_lr=0.01, max_iterations=400, until_accuracy=0.05)
+    warmup = IterationWarmup(warmup_schedule(400), until_accuracy=0.05)
     rates = warmup_fit(warmup)
     ended = warmup.ended["iteration"]
     assert ended < 4 and warmup.ended["accuracy"] >= 0.05  # within the first epoch
     assert rates[: ended + 1] == pytest.approx([0.01] * ended + [0.1])
-    never = IterationWarmup(schedule, warmup_lr=0.01, max_iterations=400, until_accuracy=1.0)
+    never = IterationWarmup(warmup_schedule(400), until_accuracy=1.0)
     assert warmup_fit(never, learnable=False) == pytest.approx([0.01] * 12)
     assert never.ended is None and never.iterations == 12
 
 
 def test_warmup_state_survives_a_restart(tmp_path):
-    schedule = schedules.make_schedule("step", lr=0.1, epochs=3, milestones=(2,))
     path = str(tmp_path / "warmup.json")
-    first = IterationWarmup(schedule, warmup_lr=0.01, max_iterations=10, state_path=path)
+    first = IterationWarmup(warmup_schedule(6), state_path=path)
     warmup_fit(first, epochs=1)
     assert (first.iterations, first.ended) == (4, None)
-    again = IterationWarmup(schedule, warmup_lr=0.01, max_iterations=10, state_path=path)
-    rates = warmup_fit(again, epochs=3)  # a fresh fit: the 4 done iterations count
-    assert rates == pytest.approx([0.01] * 6 + [0.1] * 2 + [0.01] * 4)
-    assert again.ended["iteration"] == 10
+    # A resumed run: the optimizer's iteration count (restored by the backup) and the warm-up state go on.
+    again = IterationWarmup(warmup_schedule(6), state_path=path)
+    again.set_model(keras.Sequential([keras.Input((1,))]))
+    again.on_train_begin()
+    assert (again.iterations, again.ended) == (4, None)
+    assert [round(again.schedule.rate(step), 6) for step in (4, 5, 6, 7)] == [0.01, 0.01, 0.1, 0.1]
+    ended_early = IterationWarmup(warmup_schedule(10), until_accuracy=0.0, state_path=str(tmp_path / "w.json"))
+    warmup_fit(ended_early, epochs=1)
+    resumed = IterationWarmup(warmup_schedule(10), until_accuracy=0.0, state_path=str(tmp_path / "w.json"))
+    resumed.set_model(keras.Sequential([keras.Input((1,))]))
+    resumed.on_train_begin()
+    assert resumed.schedule.rate(1) == pytest.approx(0.1)  # the early end is applied again on resume
 
 
 def test_he2015_warmup_is_the_papers_rule():
@@ -215,3 +231,50 @@ def test_he2015_warmup_is_the_papers_rule():
     preact = recipes.get_recipe("preact2016")
     assert (preact.warmup_lr, preact.warmup_iterations, preact.warmup_accuracy) == (0.01, 400, None)
     assert math.isclose(he.resolve(50_000)["lr"], 0.1)
+
+
+# Warm-ups that scale with the run --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "train_size", "expected"),
+    [
+        ((), 50_000, 400),  # the paper's own run: 164 epochs x 391 iterations
+        (("--epochs", "82"), 50_000, 200),  # half the run, half the warm-up
+        (("--epochs", "3", "--batch-size", "128"), 10_000, 1),  # 237 iterations: 0.6% is 1.48, rounded to 1
+        (("--epochs", "1", "--batch-size", "2"), 20, 1),  # 10 iterations: at least 1, at most 10% of the run
+    ],
+)
+def test_a_recipe_warmup_keeps_its_share_of_the_run(argv, train_size, expected):
+    config = resolved("--recipe", "preact2016", "--model", "preact_resnet", *argv, train_size=train_size)
+    assert config.warmup_iterations == expected
+    assert config.warmup_lr == 0.01
+
+
+def test_a_warmup_longer_than_the_run_is_refused(capsys):
+    argv = ["--model", "fast_resnet", "--set", "depth=8", "--dataset", "synthetic:64", "--batch-size", "32"]
+    assert train.main([*argv, "--epochs", "2", "--warmup-iterations", "5", "--warmup-lr", "0.01"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: --warmup-iterations must not exceed the run's 4 iterations (2 epochs x 2 batches). "
+        "Received: --warmup-iterations=5"
+    )
+    config = train.resolve(train.parse_args([*argv, "--epochs", "2", "--warmup-iterations", "4", "--warmup-lr", "0.1"]))
+    assert (config.warmup_iterations, config.warmup_origin) == (4, "as given")
+
+
+def test_dry_run_prints_the_resolved_rates_and_exits(tmp_path, capsys):
+    argv = ["--model", "preact_resnet", "--set", "depth=8", "--dataset", "synthetic:1000", "--epochs", "3"]
+    out = tmp_path / "never"
+    assert train.main([*argv, "--schedule", "cosine", "--export-dir", str(out), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert not out.exists()
+    assert "1,000 training images, batch 128: 8 iterations per epoch, 24 in all; cosine schedule per iteration" in text
+    assert "warm-up constant 0.01 for the first 1 iteration (the recipe's 400 of " in text
+    rows = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit() and "-" in line.split()[1]]
+    assert [row[:2] for row in rows] == [["0", "0-7"], ["1", "8-15"], ["2", "16-23"]]
+    assert float(rows[0][2]) == pytest.approx(0.01) and rows[0][4:] == ["warm-up", "0.01", "at", "iterations", "0-0"]
+    schedule = schedules.TrainingSchedule("cosine", lr=0.1, epochs=3, steps_per_epoch=8, unit="iteration")
+    assert float(rows[1][2]) == pytest.approx(schedule.rate(8), rel=1e-5)
+    assert float(rows[2][3]) == pytest.approx(schedule.rate(23), rel=1e-5)
+    assert "command: python -m reszoo.train --model preact_resnet" in text

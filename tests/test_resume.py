@@ -18,6 +18,7 @@ import pytest
 
 from reszoo import train
 from reszoo.callbacks import DivergenceError, EpochTimer, SafeBackupAndRestore
+from reszoo.training.config import training_schedule
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--model", "fast_resnet", "--set", "depth=8", "--image-size", "8", "--batch-size", "8"]
@@ -166,18 +167,20 @@ def test_merged_history_keeps_each_epochs_last_row_in_order(tmp_path):
 def test_callbacks_write_their_state_before_the_backup_marks_an_epoch_done(tmp_path):
     argv = ["--recipe", "he2015", "--val-split", "8", "--keep-best", "--tensorboard", "--backup-every", "5"]
     args = train.resolve(train.parse_args(argv))
-    callbacks, named = train.make_callbacks(args, train.Backup(str(tmp_path)), train.epoch_schedule(args))
+    callbacks, named = train.make_callbacks(
+        args, train.Backup(str(tmp_path)), training_schedule(args, steps_per_epoch=3)
+    )
     kinds = [type(c).__name__ for c in callbacks]
     assert kinds == [
         "EpochTimer",
         "StopOnDivergence",
-        "LearningRateScheduler",
         "IterationWarmup",
+        "LearningRateLog",
         "CSVLogger",
         "TensorBoard",
         "ModelCheckpoint",
         "SafeBackupAndRestore",
     ]
     assert callbacks[-1].save_freq == 5 and callbacks[-1].backup_dir == str(tmp_path / "checkpoint")
-    assert named["warmup"] is callbacks[3] and named["timer"] is callbacks[0]
+    assert named["warmup"] is callbacks[2] and named["timer"] is callbacks[0]
     assert callbacks[4].append  # the history of a resumed run continues the file

@@ -220,10 +220,11 @@ def test_a_recipe_gives_defaults_and_flags_override_it():
         )
     )
     # He et al.'s 32k/48k of 64k iterations at 391 per epoch, moved to 40 epochs; their 0.01 warm-up until
-    # the training error is below 80% (accuracy 0.2), at most 400 iterations.
+    # the training error is below 80% (accuracy 0.2), its 400 of 164 x 391 iterations scaled to 40 x 391: 98.
     assert (args.epochs, args.milestones, args.nesterov, args.batch_size) == (40, (20, 30), True, 128)
     assert (args.warmup_epochs, args.warmup_lr, args.momentum) == (0, 0.01, 0.9)
-    assert (args.warmup_iterations, args.warmup_accuracy) == (400, 0.2)
+    assert (args.warmup_iterations, args.warmup_accuracy) == (98, 0.2)
+    assert args.warmup_origin == "the recipe's 400 of 64,124 iterations, scaled to this run's 15,640"
     assert dict(args.overrides) == args.build_kwargs == {"depth": 56, "shortcut": "B", "drop_path": 0.1}
     assert args.weight_decay == 0.0
 
@@ -676,3 +677,177 @@ def test_serving_dir_adds_a_tf_serving_version_folder_with_the_same_model(tmp_pa
     images = tf.constant(np.random.default_rng(0).uniform(0, 255, size=(3, 8, 8, 3)).astype("float32"))
     exported, served = tf.saved_model.load(str(tmp_path / "out")), tf.saved_model.load(str(version))
     np.testing.assert_allclose(served.serve(images).numpy(), exported.serve(images).numpy(), atol=1e-6)
+
+
+# Step-exact schedules (keras LearningRateSchedule) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(kind="step", milestones=(3, 5), gamma=0.2),
+        dict(kind="cosine", warmup_epochs=2),
+        dict(kind="cosine", warmup_epochs=2, warmup_lr=0.02),
+        dict(kind="step", milestones=(4,), warmup_epochs=1),
+    ],
+)
+def test_per_epoch_training_schedule_is_the_epoch_function_at_every_step(kwargs):
+    kind = kwargs.pop("kind")
+    reference = schedules.make_schedule(kind, lr=0.4, epochs=7, **kwargs)
+    schedule = schedules.TrainingSchedule(kind, lr=0.4, epochs=7, steps_per_epoch=5, unit="epoch", **kwargs)
+    assert [schedule.rate(step) for step in range(35)] == pytest.approx(
+        [reference(step // 5) for step in range(35)], rel=1e-6
+    )
+
+
+def test_per_iteration_cosine_and_linear_warmup_move_every_step():
+    cosine = schedules.TrainingSchedule("cosine", lr=0.1, epochs=4, steps_per_epoch=10, unit="iteration")
+    for step in (0, 1, 7, 20, 39):
+        assert cosine.rate(step) == pytest.approx(0.05 * (1 + math.cos(math.pi * step / 40)), rel=1e-5, abs=1e-7)
+    ramp = schedules.TrainingSchedule("step", lr=0.1, epochs=4, steps_per_epoch=10, warmup_epochs=2, unit="iteration")
+    # (e + 1) / (W + 1) of the target with a fractional epoch e = step / 10: climbs every step to 0.1 at step 20.
+    assert [round(ramp.rate(step), 6) for step in (0, 5, 10, 19, 20)] == [0.033333, 0.05, 0.066667, 0.096667, 0.1]
+    config = schedules.TrainingSchedule.from_config(ramp.get_config())
+    assert [config.rate(step) for step in range(40)] == pytest.approx([ramp.rate(step) for step in range(40)])
+    assert schedules.default_unit("cosine") == "iteration" and schedules.default_unit("step") == "epoch"
+    assert schedules.default_unit("step", warmup_epochs=2) == "iteration"
+    with pytest.raises(ValueError, match="unit must be one of 'epoch', 'iteration'. Received: unit='batch'"):
+        schedules.TrainingSchedule("step", lr=0.1, epochs=2, steps_per_epoch=3, unit="batch")
+
+
+def test_schedule_unit_flag_and_the_recorded_rates(tmp_path):
+    summary = tiny_run(tmp_path, "--schedule", "cosine", "--epochs", "3", "--recipe", "none")
+    assert summary["schedule"] == {"kind": "cosine", "unit": "iteration", "steps_per_epoch": 4}
+    cosine = schedules.TrainingSchedule("cosine", lr=0.1, epochs=3, steps_per_epoch=4, unit="iteration")
+    assert summary["learning_rates"] == pytest.approx([cosine.rate(0), cosine.rate(4), cosine.rate(8)], rel=1e-6)
+    assert summary["learning_rates_last"] == pytest.approx([cosine.rate(3), cosine.rate(7), cosine.rate(11)], rel=1e-6)
+    rows = read_history(tmp_path / "out" / "history.csv")
+    assert [float(r["lr_first"]) for r in rows] == pytest.approx(summary["learning_rates"])
+    per_epoch = tiny_run(tmp_path, "--schedule", "cosine", "--epochs", "3", "--schedule-unit", "epoch", name="e")
+    assert per_epoch["learning_rates"] == pytest.approx(per_epoch["learning_rates_last"])  # constant in an epoch
+    assert per_epoch["learning_rates"] == pytest.approx([0.1, 0.075, 0.025])
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_per_iteration_rates_continue_exactly_across_a_resume(tmp_path, monkeypatch):
+    class InterruptAtEpoch2(EpochTimer):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:  # epochs 0 and 1 are backed up: a kill now
+                raise KeyboardInterrupt
+            super().on_epoch_begin(epoch, logs)
+
+    argv = ["--schedule", "cosine", "--epochs", "4", "--recipe", "none", "--backup-dir", str(tmp_path / "b")]
+    argv += ["--mixup", "0.2", "--ema", "0.9"]  # the regularisers' state resumes too
+    monkeypatch.setattr(loop, "EpochTimer", InterruptAtEpoch2)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_run(tmp_path, *argv)
+    monkeypatch.undo()
+    summary = tiny_run(tmp_path, *argv)
+    assert summary["resumed_at_epoch"] == 2
+    cosine = schedules.TrainingSchedule("cosine", lr=0.1, epochs=4, steps_per_epoch=4, unit="iteration")
+    assert summary["learning_rates"] == pytest.approx([cosine.rate(4 * e) for e in range(4)], rel=1e-6)
+    assert summary["learning_rates_last"] == pytest.approx([cosine.rate(4 * e + 3) for e in range(4)], rel=1e-6)
+
+
+# MixUp, CutMix, EMA -----------------------------------------------------------------------------
+
+
+def two_class_batch(size=8, side=6):
+    """Images of one constant colour per class (class c: pixel value 10 * (c + 1))."""
+    labels = np.arange(size) % 4
+    images = np.broadcast_to((10.0 * (labels + 1))[:, None, None, None], (size, side, side, 3)).astype("float32")
+    return tf.constant(images), tf.constant(labels)
+
+
+def test_mixup_mixes_each_image_with_its_own_draw_and_labels_sum_to_one():
+    images, labels = two_class_batch(64)
+    mixed, soft = augment.mix_batch(images, labels, tf.constant([1, 2]), num_classes=4, mixup=1.0)
+    soft, mixed = soft.numpy(), mixed.numpy()
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+    own = soft[np.arange(64), labels.numpy()]
+    assert len(np.unique(np.round(own, 4))) > 32  # one lambda per image, not one per batch
+    # Pixel = lam * own colour + (1 - lam) * partner colour, with the label's lam.
+    colours = 10.0 * (np.arange(4) + 1)
+    np.testing.assert_allclose(mixed[:, 0, 0, 0], soft @ colours, rtol=1e-5)
+
+
+def test_cutmix_pastes_a_box_whose_area_is_the_partner_share():
+    images, labels = two_class_batch(64, side=32)
+    mixed, soft = augment.mix_batch(images, labels, tf.constant([3, 4]), num_classes=4, cutmix=1.0)
+    mixed, soft = mixed.numpy(), soft.numpy()
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+    own_colour = 10.0 * (labels.numpy() + 1)
+    kept = (mixed[..., 0] == own_colour[:, None, None]).mean(axis=(1, 2))
+    same_class = soft.max(axis=1) == 1.0  # unmixed or mixed with its own class: nothing to see
+    own = soft[np.arange(64), labels.numpy()]
+    np.testing.assert_allclose(kept[~same_class], own[~same_class], atol=1e-6)
+    assert len(np.unique(np.round(own, 4))) > 8
+
+
+def test_mix_prob_leaves_the_other_images_alone():
+    images, labels = two_class_batch(256)
+    mixed, soft = augment.mix_batch(
+        images, labels, tf.constant([5, 6]), num_classes=4, mixup=1.0, cutmix=1.0, prob=0.25
+    )
+    untouched = np.all(mixed.numpy() == images.numpy(), axis=(1, 2, 3))
+    assert 0.6 < untouched.mean() < 0.9  # 75% unmixed, plus those that drew themselves or their own class
+    np.testing.assert_array_equal(soft.numpy()[untouched].max(axis=1), 1.0)
+
+
+def test_mixup_cutmix_and_ema_train_resume_record_and_export_the_averaged_weights(tmp_path):
+    summary = tiny_run(tmp_path, "--mixup", "0.4", "--cutmix", "1.0", "--mix-prob", "0.5", "--ema", "0.5")
+    assert summary["regularisers"] == {
+        "mixup": 0.4,
+        "cutmix": 1.0,
+        "mix_prob": 0.5,
+        "ema": 0.5,
+        "label_smoothing": 0.0,
+        "cutout": 0,
+    }
+    model = keras.models.load_model(tmp_path / "out" / "model.keras")
+    optimizer = model.optimizer
+    averaged = [v.numpy() for v in optimizer._model_variables_moving_average]
+    trainable = [v.numpy() for v in model.trainable_variables]
+    for ema, weight in zip(averaged, trainable, strict=True):
+        np.testing.assert_allclose(ema, weight, rtol=1e-6, atol=1e-7)  # the export holds the averaged weights
+    raw = [v.numpy() for v in optimizer._model_variables_moving_average]
+    assert raw  # EMA state is saved with the optimizer
+    rows = read_history(tmp_path / "out" / "history.csv")
+    assert 0 <= float(rows[-1]["accuracy"]) <= 1 and "val_accuracy" in rows[-1]
+
+
+def test_mixup_cutmix_and_ema_under_mirrored_strategy(tmp_path):
+    summary = tiny_run(tmp_path, "--strategy", "mirrored", "--cutmix", "1.0", "--mixup", "0.2", "--ema", "0.9")
+    assert (summary["strategy"], summary["replicas"]) == ("mirrored", 2)
+    assert summary["regularisers"]["ema"] == 0.9 and summary["regularisers"]["cutmix"] == 1.0
+    assert 0 <= summary["test_error"] <= 100
+
+
+def test_ema_differs_from_the_raw_weights_and_is_what_fit_leaves_in_the_model():
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):  # before fit swaps the averages in
+            self.raw = [v.numpy().copy() for v in self.model.trainable_variables]
+            self.ema = [v.numpy().copy() for v in self.model.optimizer._model_variables_moving_average]
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    train.compile_model(model, train.resolve(train.parse_args([*TINY, "--ema", "0.9"])), 0.5)
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    record = Record()
+    model.fit(x, (x[:, 0] > 0).astype("int32"), batch_size=8, epochs=1, verbose=0, callbacks=[record])
+    assert np.abs(record.raw[0] - record.ema[0]).max() > 1e-3  # the average lags the raw weights
+    for weight, ema in zip(model.trainable_variables, record.ema, strict=True):
+        np.testing.assert_allclose(weight.numpy(), ema, rtol=1e-6)  # fit ends with the averaged weights
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--mix-prob", "0.5"], "--mix-prob is the share of images --mixup / --cutmix mix; give one of them."),
+        (["--mixup", "-1"], re.escape("--mixup must be >= 0 (0: none). Received: --mixup=-1.0")),
+        (["--ema", "1"], r"--ema must be in \(0, 1\). Received: --ema=1.0"),
+        (["--ema", "0.9", "--keep-best", "--val-split", "4"], "--keep-best and --ema do not go together"),
+    ],
+)
+def test_bad_regulariser_flags_exit_2(flags, message, capsys):
+    assert train.main([*TINY, "--dataset", "synthetic:16", *flags]) == 2
+    assert re.match("error: " + message, capsys.readouterr().err.strip())

@@ -14,7 +14,7 @@ from typing import Any
 from reszoo import augment, cli, distribute, recipes
 from reszoo.callbacks import DivergenceError
 from reszoo.recipes import RECIPES
-from reszoo.schedules import SCHEDULES
+from reszoo.schedules import SCHEDULE_UNITS, SCHEDULES
 from reszoo.training.config import DEFAULTS
 
 DEFAULT_MODEL = "fast_resnet20"
@@ -120,6 +120,12 @@ def _add_recipe_arguments(p: argparse.ArgumentParser) -> None:
         "preset's own; none: the FastResNet schedule with the family's weight decay",
     )
     p.add_argument("--list-recipes", action=_ListRecipes, help="print the recipes and exit")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the resolved configuration and the learning rate of every epoch (and the warm-up's "
+        "iterations), then exit without loading data or building the model",
+    )
     p.add_argument("--epochs", type=int, default=None, help=f"training epochs ({d['epochs']})")
     p.add_argument("--batch-size", type=int, default=None, help=f"global batch size ({d['batch_size']})")
     p.add_argument("--lr", type=float, default=None, help=f"initial learning rate ({d['lr']})")
@@ -167,6 +173,33 @@ def _add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--cutout", type=int, default=None, help="Cutout: one NxN patch per training image (0: none)")
     p.add_argument("--label-smoothing", type=float, default=None, help="label smoothing epsilon (0)")
+    p.add_argument(
+        "--schedule-unit",
+        choices=SCHEDULE_UNITS,
+        default=None,
+        help="when the rate moves: every iteration (default for cosine and a linear warm-up, as PyTorch/timm "
+        "schedulers step) or every epoch (default for the papers' step schedules)",
+    )
+    p.add_argument(
+        "--mixup", type=float, default=None, help="MixUp (Zhang et al. 2018): Beta(ALPHA, ALPHA) per image (0: none)"
+    )
+    p.add_argument(
+        "--cutmix", type=float, default=None, help="CutMix (Yun et al. 2019): Beta(ALPHA, ALPHA) per image (0: none)"
+    )
+    p.add_argument(
+        "--mix-prob",
+        type=float,
+        default=None,
+        help="share of training images --mixup / --cutmix mix (1); with both, each mixed image uses one of "
+        "them, half and half",
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=None,
+        metavar="DECAY",
+        help="exponential moving average of the weights (e.g. 0.999), evaluated every epoch and exported",
+    )
 
 
 def _add_speed_arguments(p: argparse.ArgumentParser) -> None:
@@ -235,6 +268,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return cli.run_main(_run_for_cli, argv, {UsageError: EXIT_USAGE, _DivergedForCli: EXIT_DIVERGED})
 
 
+def dry_run(args: argparse.Namespace) -> str:
+    """What ``--dry-run`` prints: the resolved config, the equivalent command and every epoch's rates."""
+    import math
+
+    from reszoo.training.config import describe_warmup, described_sizes, rate_table, resolve
+
+    config = resolve(args)
+    train_size, _ = described_sizes(config.dataset, config.data_dir, config.image_size, config.val_split)
+    steps = math.ceil(train_size / config.batch_size)
+    width = max(map(len, config.to_dict()))
+    settings = "\n".join(f"  {key:<{width}}  {value!r}" for key, value in config.to_dict().items())
+    return (
+        f"resolved configuration (recipe {config.recipe or 'none'}):\n{settings}\n\n"
+        f"command: {config.command_line()}\n\n"
+        f"{train_size:,} training images, batch {config.batch_size}: {steps} iterations per epoch, "
+        f"{steps * config.epochs:,} in all; {config.schedule} schedule per {config.schedule_unit}; "
+        f"{describe_warmup(config)}\n{rate_table(config, steps)}"
+    )
+
+
 def _run_for_cli(argv: list[str]) -> None:
     """``run`` with the command line's hint added to a divergence.
 
@@ -242,10 +295,14 @@ def _run_for_cli(argv: list[str]) -> None:
     the failed run's frames: their callbacks (the CSV logger's open file) close now.
     """
     hint = None
+    args = parse_args(argv)
+    if args.dry_run:
+        print(dry_run(args))
+        return
     try:
         from reszoo.training.loop import run  # TensorFlow is imported only for a run, not for --help
 
-        run(argv)
+        run(args)
     except DivergenceError as error:
         hint = f"{error} Nothing was exported; a rerun with a lower --lr resumes from the backup."
     if hint is not None:

@@ -25,7 +25,14 @@ from typing import Any
 from reszoo import data, registry
 from reszoo.cli import UsageError
 from reszoo.recipes import get_recipe
-from reszoo.schedules import Schedule, check_milestones, make_schedule, scale_milestones
+from reszoo.schedules import (
+    Schedule,
+    TrainingSchedule,
+    check_milestones,
+    default_unit,
+    make_schedule,
+    scale_milestones,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +82,13 @@ class TrainConfig:
     tensorboard: bool = False
     verbose: bool = False
     fused_bn: bool = True
+    schedule_unit: str = "epoch"
+    mixup: float = 0.0
+    cutmix: float = 0.0
+    mix_prob: float = 1.0
+    ema: float | None = None
+    # How the iteration warm-up's length came about (the recipe's, scaled; or as given): for the log.
+    warmup_origin: str = dataclasses.field(default="", compare=False)
 
     # ---- construction
 
@@ -155,7 +169,8 @@ class TrainConfig:
         values["set"] = list(self.overrides)
         values["recipe"] = self.recipe_choice
         values["milestones"] = list(self.milestones) or None
-        values["list_recipes"] = False
+        values["mix_prob"] = self.mix_prob if (self.mixup or self.cutmix) else None  # a flag only with mixing
+        values["list_recipes"] = values["dry_run"] = False
         return argparse.Namespace(**values)
 
     def command_line(self) -> str:
@@ -168,7 +183,8 @@ class TrainConfig:
         flags += [arg for k, v in self.overrides for arg in ("--set", f"{k}={_set_text(v)}")]
         flags += ["--recipe", self.recipe_choice]
         for name in _COMMAND_LINE_ORDER:
-            flags += _flag(name, getattr(self, name))
+            if name != "mix_prob" or self.mixup or self.cutmix:
+                flags += _flag(name, getattr(self, name))
         if self.schedule == "step":
             flags += ["--milestones", ",".join(map(str, self.milestones)) or "none"]
         prefix = "" if self.fused_bn else "RESZOO_FUSED_BN=0 "
@@ -196,6 +212,11 @@ _COMMAND_LINE_ORDER = (
     "augment",
     "cutout",
     "label_smoothing",
+    "schedule_unit",
+    "mixup",
+    "cutmix",
+    "mix_prob",
+    "ema",
     "strategy",
     "precision",
     "jit",
@@ -252,8 +273,16 @@ DEFAULTS: dict[str, Any] = dict(
     augment="standard",
     cutout=0,
     label_smoothing=0.0,
+    schedule_unit=None,  # resolved: schedules.default_unit
+    mixup=0.0,
+    cutmix=0.0,
+    mix_prob=1.0,
+    ema=None,
     model_args={},
 )
+# A recipe's iteration warm-up scales with the run (He et al.'s 400 of 64k iterations: the same 0.6% of a
+# shorter run), at least one iteration and at most this share of the run's iterations.
+MAX_WARMUP_SHARE = 0.1
 HYPERPARAMETERS = tuple(k for k in DEFAULTS if k != "model_args")
 CIFAR_TRAIN_IMAGES = 50_000
 
@@ -294,6 +323,11 @@ def resolve(args: argparse.Namespace, recipe: str | None = None, info: data.Data
     values = {name: base[name] if getattr(args, name) is None else getattr(args, name) for name in HYPERPARAMETERS}
     _check_warmup(values)
     values["milestones"] = _resolve_milestones(values, args.milestones, base)
+    values["schedule_unit"] = values["schedule_unit"] or default_unit(
+        values["schedule"], values["warmup_epochs"], values["warmup_lr"]
+    )
+    steps = math.ceil(train_size / values["batch_size"])
+    values["warmup_iterations"], warmup_origin = _warmup_length(args, values, base, steps)
     overrides = dict(args.set)
     build_kwargs, family_weight_decay = _resolve_model(args.model, overrides, base["model_args"])
     if values["weight_decay"] is None:
@@ -308,8 +342,36 @@ def resolve(args: argparse.Namespace, recipe: str | None = None, info: data.Data
         overrides=tuple(sorted(overrides.items())),
         build_kwargs=build_kwargs,
         fused_bn=registry.default_fused_bn() if fused_bn is None else bool(fused_bn),
+        warmup_origin=warmup_origin,
     )
     return TrainConfig.from_dict(settings)
+
+
+def _warmup_length(
+    args: argparse.Namespace, v: dict[str, Any], base: dict[str, Any], steps_per_epoch: int
+) -> tuple[int, str]:
+    """(the iteration warm-up's length for this run, how it came about).
+
+    An explicit ``--warmup-iterations`` is taken as given and refused when longer than the run.
+    A recipe's scales like its milestones: the same fraction of the run's iterations as of the
+    recipe's own (He et al.'s 400 of 164 epochs x 391 = 64,124), at least one iteration and at most
+    ``MAX_WARMUP_SHARE`` of the run.
+    """
+    asked, run = int(v["warmup_iterations"] or 0), v["epochs"] * steps_per_epoch
+    if not asked:
+        return 0, ""
+    if args.warmup_iterations is not None:
+        _require(
+            asked <= run,
+            f"--warmup-iterations must not exceed the run's {run} iterations ({v['epochs']} epochs x "
+            f"{steps_per_epoch} batches). Received: --warmup-iterations={asked}",
+        )
+        return asked, "as given"
+    recipe_run = base["epochs"] * steps_per_epoch
+    scaled = min(max(1, round(asked * run / recipe_run)), max(1, math.floor(MAX_WARMUP_SHARE * run)))
+    if scaled == asked:
+        return asked, f"the recipe's {asked} of {recipe_run:,} iterations"
+    return scaled, f"the recipe's {asked} of {recipe_run:,} iterations, scaled to this run's {run:,}"
 
 
 def described_sizes(spec: str, data_dir: str | None, image_size: int | None, val_split: int) -> tuple[int, int]:
@@ -382,6 +444,10 @@ def _check_explicit_values(args: argparse.Namespace) -> None:
         ("cutout", lambda v: v >= 0, ">= 0"),
         ("label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)"),
         ("backup_every", lambda v: v >= 1, ">= 1"),
+        ("mixup", lambda v: math.isfinite(v) and v >= 0, ">= 0 (0: none)"),
+        ("cutmix", lambda v: math.isfinite(v) and v >= 0, ">= 0 (0: none)"),
+        ("mix_prob", lambda v: 0 < v <= 1, "in (0, 1]"),
+        ("ema", lambda v: 0 < v < 1, "in (0, 1)"),
     ]
     for name, ok, allowed in checks:
         value = getattr(args, name)
@@ -400,6 +466,16 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
         "Received: --keep-best without --val-split",
     )
     _require(not args.deterministic or args.seed is not None, "--deterministic needs --seed. Received: no --seed")
+    _require(
+        args.ema is None or not args.keep_best,
+        "--keep-best and --ema do not go together: the best epoch is chosen on the averaged weights but the "
+        "checkpoint would hold the raw ones. Received: --ema with --keep-best",
+    )
+    _require(
+        args.mix_prob is None or bool(args.mixup or args.cutmix),
+        f"--mix-prob is the share of images --mixup / --cutmix mix; give one of them. Received: "
+        f"--mix-prob={args.mix_prob} without --mixup or --cutmix",
+    )
     _require(
         args.strategy != "multiworker" or args.seed is not None,
         "--strategy multiworker needs --seed (the same on every worker: each worker shuffles the whole "
@@ -479,3 +555,50 @@ def epoch_schedule(config: TrainConfig | dict[str, Any]) -> Schedule:
         warmup_epochs=v["warmup_epochs"],
         warmup_lr=v["warmup_lr"] if v["warmup_epochs"] else None,
     )
+
+
+def training_schedule(config: TrainConfig, steps_per_epoch: int) -> TrainingSchedule:
+    """The optimizer's schedule of a config: every step's rate, warm-ups included."""
+    return TrainingSchedule(
+        config.schedule,
+        lr=config.lr,
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch,
+        milestones=config.milestones,
+        gamma=config.gamma,
+        warmup_epochs=config.warmup_epochs,
+        warmup_lr=config.warmup_lr,
+        warmup_iterations=config.warmup_iterations,
+        unit=config.schedule_unit,
+    )
+
+
+def describe_warmup(config: TrainConfig) -> str:
+    """Every warm-up of a config in words: kind, rate, length and end rule (or "no warm-up")."""
+    if config.warmup_iterations:
+        until = f" or until the training accuracy reaches {config.warmup_accuracy:g}" if config.warmup_accuracy else ""
+        origin = f" ({config.warmup_origin})" if config.warmup_origin else ""
+        return (
+            f"warm-up constant {config.warmup_lr:g} for the first {config.warmup_iterations:,} "
+            f"iteration{'s' if config.warmup_iterations > 1 else ''}{origin}{until}"
+        )
+    if config.warmup_epochs:
+        kind = f"constant {config.warmup_lr:g}" if config.warmup_lr is not None else f"linear to {config.lr:g}"
+        return f"warm-up {kind} over {config.warmup_epochs} epoch{'s' if config.warmup_epochs > 1 else ''}"
+    return "no warm-up"
+
+
+def rate_table(config: TrainConfig, steps_per_epoch: int) -> str:
+    """The rate of every epoch's first and last iteration (what --dry-run prints), warm-up iterations marked."""
+    schedule = training_schedule(config, steps_per_epoch)
+    lines = [f"{'epoch':>5}  {'iterations':>15}  {'first lr':>10}  {'last lr':>10}"]
+    for epoch in range(config.epochs):
+        first, last = epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch - 1
+        note = ""
+        if config.warmup_iterations and first < config.warmup_iterations:
+            end = min(last, config.warmup_iterations - 1)
+            note = f"  warm-up {config.warmup_lr:g} at iterations {first}-{end}"
+        lines.append(
+            f"{epoch:>5}  {f'{first}-{last}':>15}  {schedule.rate(first):>10.6g}  {schedule.rate(last):>10.6g}{note}"
+        )
+    return "\n".join(lines)

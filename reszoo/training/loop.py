@@ -37,13 +37,21 @@ from reszoo.callbacks import (
     DivergenceError,
     EpochTimer,
     IterationWarmup,
+    LearningRateLog,
     SafeBackupAndRestore,
     StopOnDivergence,
 )
 from reszoo.export import HISTORY_FILE, check_export_dir, export_for_serving, staged_export, write_model_files
-from reszoo.schedules import Schedule
+from reszoo.schedules import TrainingSchedule
 from reszoo.training.backup import LOGS_DIR, Backup
-from reszoo.training.config import TrainConfig, builder_arguments, described_sizes, epoch_schedule, resolve
+from reszoo.training.config import (
+    TrainConfig,
+    builder_arguments,
+    describe_warmup,
+    described_sizes,
+    resolve,
+    training_schedule,
+)
 
 UsageError = cli.UsageError
 # Settings that do not change what is trained (left out of the run fingerprint).
@@ -107,9 +115,11 @@ def _sizes_differ(config: TrainConfig, bundle: data.DatasetBundle) -> bool:
 
 def train_and_export(config: TrainConfig, strategy, bundle: data.DatasetBundle) -> dict[str, Any]:
     started = time.perf_counter()
+    steps = steps_per_epoch(config, bundle, strategy)
     with strategy.scope():
         model, net = build_training_model(config, bundle)  # first: a bad builder argument leaves nothing behind
-        compile_model(model, config)
+        schedule = training_schedule(config, steps)
+        compile_model(model, config, schedule)
         distribute.fix_fit_for_multiworker(model)
     assert config.backup_dir is not None  # filled in by run()
     backup = Backup(config.backup_dir)
@@ -118,13 +128,12 @@ def train_and_export(config: TrainConfig, strategy, bundle: data.DatasetBundle) 
         distribute.check_same_resume_epoch(strategy, resumed_at)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    schedule = epoch_schedule(config)
-    log_start(config, net, bundle, strategy, backup, resumed_at)
+    log_start(config, net, bundle, strategy, backup, resumed_at, steps)
     callbacks, named = make_callbacks(config, backup, schedule)
     fit(config, model, training_set(config, bundle, strategy), bundle, callbacks, backup)
     columns, rows = backup.merged_history()
     final = final_metrics(config, model, bundle, backup, rows)
-    summary = make_summary(config, model, net, bundle, strategy, rows, named, final, schedule)
+    summary = make_summary(config, model, net, bundle, strategy, rows, named, final, steps)
     summary.update(resumed_at_epoch=resumed_at, wall_seconds=time.perf_counter() - started)
     export(config, model, strategy, bundle, backup, summary, (columns, rows))
     return summary
@@ -276,9 +285,25 @@ def training_set(config: TrainConfig, bundle: data.DatasetBundle, strategy) -> t
             batch_size=config.batch_size,
             seed=config.seed,
         )
+    if config.mixup or config.cutmix:
+        train = augment.mix_training_set(
+            train,
+            num_classes=bundle.num_classes,
+            mixup=config.mixup,
+            cutmix=config.cutmix,
+            prob=config.mix_prob,
+            seed=config.seed,
+        )
     if distribute.is_multiworker(strategy):
         train = distribute.full_batches(train, config.batch_size, bundle.train_size)
     return train
+
+
+def steps_per_epoch(config: TrainConfig, bundle: data.DatasetBundle, strategy) -> int:
+    """Batches per epoch: the last, smaller batch counts, except under multiworker (whole batches only)."""
+    if distribute.is_multiworker(strategy):
+        return max(1, bundle.train_size // config.batch_size)
+    return -(-bundle.train_size // config.batch_size)
 
 
 # Model ------------------------------------------------------------------------------
@@ -305,47 +330,53 @@ def build_training_model(config: TrainConfig, bundle: data.DatasetBundle) -> tup
     return keras.Model(images, net(inputs), name=net.name), net
 
 
-def compile_model(model: keras.Model, config: TrainConfig) -> None:
-    """SGD (Nesterov) and cross-entropy (label-smoothed with ``--label-smoothing``); loss scaling under
-    mixed_float16 (Keras would wrap the optimizer too; done here so it is explicit); ``--jit``."""
-    optimizer = keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+def compile_model(model: keras.Model, config: TrainConfig, schedule: TrainingSchedule | float | None = None) -> None:
+    """SGD (Nesterov) on ``schedule`` (default: the constant ``config.lr``), with the weights' moving average
+    under ``--ema``; cross-entropy (label-smoothed, and on soft labels under MixUp / CutMix); loss scaling
+    under mixed_float16 (Keras would wrap the optimizer too; done here so it is explicit); ``--jit``."""
+    optimizer = keras.optimizers.SGD(
+        learning_rate=config.lr if schedule is None else schedule,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        use_ema=config.ema is not None,
+        ema_momentum=0.99 if config.ema is None else config.ema,
+    )
     if config.precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    smoothing = config.label_smoothing
-    loss = augment.SmoothedSparseCrossentropy(smoothing) if smoothing else keras.losses.SparseCategoricalCrossentropy()
+    mixing = bool(config.mixup or config.cutmix)
+    if config.label_smoothing or mixing:
+        loss = augment.SmoothedSparseCrossentropy(config.label_smoothing)
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy()
+    metrics = [augment.accuracy_metric()] if mixing else ["accuracy"]
     jit = config.jit
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile="auto" if jit is None else jit)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile="auto" if jit is None else jit)
 
 
 # Callbacks ----------------------------------------------------------------------------
 
 
 def make_callbacks(
-    config: TrainConfig, backup: Backup, schedule: Schedule
+    config: TrainConfig, backup: Backup, schedule: TrainingSchedule
 ) -> tuple[list[keras.callbacks.Callback], dict[str, Any]]:
     """The callback list, in the order that matters, and the ones ``run`` reads afterwards.
 
-    Order: the timer first (its ``epoch_seconds`` reaches the logs), the divergence guard
-    before anything that writes, the warm-up after the scheduler (it overrides the
-    rate), the loggers, and the backup last, so that an epoch's history row, timing
+    ``schedule`` is the optimizer's (``compile_model``): the rates are its, at every step;
+    the callbacks only log them and end He et al.'s warm-up early. Order: the timer first
+    (its ``epoch_seconds`` reaches the logs), the divergence guard before anything that
+    writes, the warm-up rule and the rate log before the loggers, the EMA swap (validation
+    sees the averaged weights), and the backup last, so that an epoch's history row, timing
     and warm-up state are on disk before the backup says the epoch is done.
     """
     timer = EpochTimer(state_path=backup.epoch_seconds)
     named: dict[str, Any] = {"timer": timer, "warmup": None}
-    callbacks: list[keras.callbacks.Callback] = [
-        timer,
-        StopOnDivergence(),
-        keras.callbacks.LearningRateScheduler(schedule),
-    ]
+    callbacks: list[keras.callbacks.Callback] = [timer, StopOnDivergence()]
     if config.warmup_iterations:
-        named["warmup"] = IterationWarmup(
-            schedule,
-            warmup_lr=config.warmup_lr,
-            max_iterations=config.warmup_iterations,
-            until_accuracy=config.warmup_accuracy,
-            state_path=backup.warmup,
-        )
+        named["warmup"] = IterationWarmup(schedule, until_accuracy=config.warmup_accuracy, state_path=backup.warmup)
         callbacks.append(named["warmup"])
+    callbacks.append(LearningRateLog(schedule))
+    if config.ema is not None:
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=False))
     callbacks.append(keras.callbacks.CSVLogger(backup.history, append=True))
     if config.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=backup.logs))
@@ -434,15 +465,16 @@ def final_metrics(config: TrainConfig, model: keras.Model, bundle, backup: Backu
 # Log and summary ---------------------------------------------------------------------------
 
 
-def log_start(config: TrainConfig, net, bundle, strategy, backup: Backup, resumed_at: int) -> None:
+def log_start(config: TrainConfig, net, bundle, strategy, backup: Backup, resumed_at: int, steps: int) -> None:
     params = reszoo.trainable_params(net)
     milestones = f" at {','.join(map(str, config.milestones))}" if config.milestones else ""
     log(
         f"training {net.name} ({params:,} trainable parameters) on {bundle.name}: "
         f"{bundle.train_size} train / {bundle.val_size or 0} val / {bundle.test_size} test images, "
         f"{bundle.num_classes} classes, {'x'.join(map(str, bundle.image_shape))}; {config.epochs} epochs, "
-        f"batch {config.batch_size}, lr {config.lr} ({config.schedule}{milestones}), "
-        f"wd {config.weight_decay}, recipe {config.recipe or 'none'}, {config.precision}, "
+        f"batch {config.batch_size} ({steps} iterations an epoch), lr {config.lr} ({config.schedule}{milestones} "
+        f"per {config.schedule_unit}), {describe_warmup(config)}, wd {config.weight_decay}, "
+        f"{describe_regularisers(config)}recipe {config.recipe or 'none'}, {config.precision}, "
         f"{distribute.strategy_name(strategy)} strategy x{strategy.num_replicas_in_sync}"
     )
     if resumed_at:
@@ -451,7 +483,23 @@ def log_start(config: TrainConfig, net, bundle, strategy, backup: Backup, resume
         log(f"backing up to {backup.path} after every epoch; rerun the same command to resume")
 
 
-def make_summary(config: TrainConfig, model, net, bundle, strategy, rows, named, final, schedule) -> dict[str, Any]:
+def describe_regularisers(config: TrainConfig) -> str:
+    """The regularisers beyond weight decay in words, each followed by ", " (or nothing when there are none)."""
+    parts = []
+    if config.mixup:
+        parts.append(f"MixUp alpha {config.mixup:g}")
+    if config.cutmix:
+        parts.append(f"CutMix alpha {config.cutmix:g}")
+    if config.mixup or config.cutmix:
+        parts.append(f"mixing {config.mix_prob:.0%} of the images")
+    if config.label_smoothing:
+        parts.append(f"label smoothing {config.label_smoothing:g}")
+    if config.ema is not None:
+        parts.append(f"weight EMA {config.ema:g} (evaluated and exported)")
+    return "".join(f"{part}, " for part in parts)
+
+
+def make_summary(config: TrainConfig, model, net, bundle, strategy, rows, named, final, steps) -> dict[str, Any]:
     seconds_by_epoch = named["timer"].seconds_by_epoch
     epoch_seconds = [seconds_by_epoch.get(e) for e in range(config.epochs)]  # None: lost (a backup from elsewhere)
     timed = [s for s in epoch_seconds if s is not None]
@@ -472,9 +520,21 @@ def make_summary(config: TrainConfig, model, net, bundle, strategy, rows, named,
         "train_loss": final["train_loss"],
         "test_loss": float(final["test_loss"]),
         "selected_epoch": final["selected_epoch"],
-        "learning_rates": [schedule(epoch) for epoch in range(config.epochs)],
-        "history_learning_rates": [float(r["learning_rate"]) for r in rows],
+        # The rates that ran, read from the optimizer's schedule: each epoch's first and last batch
+        # (history.csv's lr_first and learning_rate; history_learning_rates is the latter, as before).
+        "learning_rates": _rates(rows, "lr_first"),
+        "learning_rates_last": _rates(rows, "learning_rate"),
+        "history_learning_rates": _rates(rows, "learning_rate"),
+        "schedule": {"kind": config.schedule, "unit": config.schedule_unit, "steps_per_epoch": steps},
         "warmup": warmup_summary(config, named["warmup"]),
+        "regularisers": {
+            "mixup": config.mixup,
+            "cutmix": config.cutmix,
+            "mix_prob": config.mix_prob if (config.mixup or config.cutmix) else None,
+            "ema": config.ema,
+            "label_smoothing": config.label_smoothing,
+            "cutout": config.cutout,
+        },
         "class_names": list(bundle.class_names),
         "num_classes": bundle.num_classes,
         "dataset": bundle.name,
@@ -498,17 +558,24 @@ def make_summary(config: TrainConfig, model, net, bundle, strategy, rows, named,
     }
 
 
+def _rates(rows: list[dict[str, str]], column: str) -> list[float | None]:
+    return [float(r[column]) if r.get(column) not in (None, "") else None for r in rows]
+
+
 def warmup_summary(config: TrainConfig, warmup: IterationWarmup | None) -> dict[str, Any] | None:
     if config.warmup_epochs:
-        return {"kind": "epochs", "epochs": config.warmup_epochs, "lr": config.warmup_lr}
+        kind = "constant" if config.warmup_lr is not None else "linear"
+        return {"kind": "epochs", "epochs": config.warmup_epochs, "lr": config.warmup_lr, "shape": kind}
     if warmup is None:
         return None
     return {
         "kind": "iterations",
         "lr": config.warmup_lr,
         "max_iterations": config.warmup_iterations,
+        "origin": config.warmup_origin,
         "until_accuracy": config.warmup_accuracy,
         "ended": warmup.ended,
+        "description": describe_warmup(config),
     }
 
 

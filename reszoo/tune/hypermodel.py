@@ -25,7 +25,7 @@ from reszoo.callbacks import DivergenceError, read_json, write_json_atomic
 from reszoo.cli import UsageError
 from reszoo.training import loop
 from reszoo.training.backup import Backup
-from reszoo.training.config import TrainConfig, epoch_schedule
+from reszoo.training.config import TrainConfig, training_schedule
 from reszoo.tune.options import PARAMS_FILE, TRIAL_BACKUP, SearchOptions
 from reszoo.tune.results import failure_reason, read_trial_record, results_rows, trial_status, write_trial_record
 from reszoo.tune.spaces import SearchSpace
@@ -162,6 +162,7 @@ class FamilyHyperModel(kt.HyperModel):
         super().__init__(name=f"reszoo_{context.space.family}")
         self.context = context
         self.space = context.space
+        self._schedules: dict[int, Any] = {}  # the optimizer's schedule of each built model, for its callbacks
 
     def declare_hyperparameters(self, hp):
         self.space.declare(hp)
@@ -169,8 +170,11 @@ class FamilyHyperModel(kt.HyperModel):
     def build(self, hp):
         """raw images -> normalization -> the family's network, compiled with the trial's lr."""
         config = self.context.train_config(self.space.declare(hp))
-        model, _ = loop.build_training_model(config, self.context.trial_bundle(config))
-        loop.compile_model(model, config)
+        bundle = self.context.trial_bundle(config)
+        model, _ = loop.build_training_model(config, bundle)
+        schedule = training_schedule(config, loop.steps_per_epoch(config, bundle, self.context.strategy))
+        loop.compile_model(model, config, schedule)
+        self._schedules[id(model)] = schedule
         return model
 
     def fit(self, hp, model, *fit_args, trial_dir: str, callbacks=(), epochs: int, initial_epoch: int = 0, **kwargs):
@@ -178,7 +182,7 @@ class FamilyHyperModel(kt.HyperModel):
         config = self.context.train_config(self.space.declare(hp))
         bundle = self.context.trial_bundle(config)
         backup = open_trial_backup(trial_dir, config)
-        ours, named = loop.make_callbacks(config, backup, epoch_schedule(config))
+        ours, named = loop.make_callbacks(config, backup, self._schedules.pop(id(model)))
         record = {"params": reszoo.trainable_params(model), "epochs": epochs}
         try:
             model.fit(
