@@ -14,15 +14,57 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 EXIT_OK, EXIT_USAGE = 0, 2
+# The shell's statuses for a run stopped by SIGINT (Ctrl-C) and SIGTERM: 128 + the signal number.
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
 class UsageError(ValueError):
     """Bad input to a reszoo command: printed as one ``error:`` line, exit status 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C (exit status 130) or, as ``Terminated``, by SIGTERM (143).
+
+    A ``KeyboardInterrupt``, so that whatever stops on Ctrl-C stops on it; the library raises it again
+    with the one line to print (where the backup is, and that the same command resumes).
+    """
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str = "interrupted"):
+        super().__init__(message)
+        self.message = message
+
+
+class Terminated(Interrupted):
+    """SIGTERM, raised in the main thread by ``signals_as_interrupts``."""
+
+    exit_code = EXIT_TERMINATED
+
+
+@contextlib.contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """SIGTERM raises ``Terminated`` while the block runs (Python's default ends the process without a word)."""
+
+    def terminate(signum, frame):
+        raise Terminated("terminated")
+
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -94,13 +136,19 @@ def run_main(
 ) -> int:
     """Run ``fn(argv)`` and return the exit status: 0, the status mapped to the error's class, or
     ``SystemExit``'s code (``--help``). ``argv`` defaults to ``sys.argv[1:]``. An error of a mapped
-    class is printed as one ``error: ...`` line; any other propagates (a bug, with its traceback)."""
+    class is printed as one ``error: ...`` line; any other propagates (a bug, with its traceback).
+    Ctrl-C and SIGTERM print one line (``Interrupted``'s message) and return 130 and 143."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        fn(args)
+        with signals_as_interrupts():
+            fn(args)
     except SystemExit as done:  # --help, --list-recipes, --show-space
         return done.code if isinstance(done.code, int) else (0 if done.code is None else EXIT_USAGE)
     except tuple(errors) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return next(code for kind, code in errors.items() if isinstance(error, kind))
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM: one line, not a traceback
+        message = stop.message if isinstance(stop, Interrupted) else "interrupted"
+        print(" ".join(message.split()), file=sys.stderr)
+        return stop.exit_code if isinstance(stop, Interrupted) else EXIT_INTERRUPTED
     return EXIT_OK

@@ -616,6 +616,11 @@ def _class_folders(split_dir: Path) -> dict[str, list[Path]]:
         classes[entry.name] = files
     if not classes:
         raise DatasetError(f"{split_dir} has no class folders. Expected layout: {FOLDER_LAYOUT}")
+    if split_dir.name == "train" and len(classes) == 1:
+        raise DatasetError(
+            f"{split_dir} has one class folder ({next(iter(classes))}); a classifier needs at least 2. "
+            f"Expected layout: {FOLDER_LAYOUT}"
+        )
     return classes
 
 

@@ -251,6 +251,12 @@ def _add_reliability_arguments(p: argparse.ArgumentParser) -> None:
         help="also back up every N batches (default: after every epoch only; a resumed run repeats the "
         "interrupted epoch from its start, with the weights of the mid-epoch backup)",
     )
+    p.add_argument(
+        "--resume-with-changes",
+        action="store_true",
+        help="resume a backup whose hyperparameters differ from these flags (both are logged and recorded); "
+        "without it such a resume is refused. The model and data must match either way",
+    )
     p.add_argument("--tensorboard", action="store_true", help="TensorBoard logs into <export-dir>/logs")
     p.add_argument("--verbose", action="store_true", help="per-batch progress bar even when not on a TTY")
 
@@ -303,6 +309,10 @@ def _run_for_cli(argv: list[str]) -> None:
         from reszoo.training.loop import run  # TensorFlow is imported only for a run, not for --help
 
         run(args)
+    except cli.Interrupted:
+        raise
+    except KeyboardInterrupt:  # before the backup was opened
+        raise cli.Interrupted("interrupted before training started; nothing was written.") from None
     except DivergenceError as error:
         hint = f"{error} Nothing was exported; a rerun with a lower --lr resumes from the backup."
     if hint is not None:

@@ -87,6 +87,7 @@ class TrainConfig:
     cutmix: float = 0.0
     mix_prob: float = 1.0
     ema: float | None = None
+    resume_with_changes: bool = False
     # How the iteration warm-up's length came about (the recipe's, scaled; or as given): for the log.
     warmup_origin: str = dataclasses.field(default="", compare=False)
 
@@ -228,9 +229,10 @@ _COMMAND_LINE_ORDER = (
     "backup_every",
     "tensorboard",
     "verbose",
+    "resume_with_changes",
 )
 # Flags that are switches: --keep-best; and --nesterov / --no-nesterov, --jit / --no-jit (BooleanOptionalAction).
-_SWITCHES = ("keep_best", "deterministic", "tensorboard", "verbose")
+_SWITCHES = ("keep_best", "deterministic", "tensorboard", "verbose", "resume_with_changes")
 _BOTH_WAYS = ("nesterov", "jit")
 
 

@@ -55,7 +55,16 @@ from reszoo.training.config import (
 
 UsageError = cli.UsageError
 # Settings that do not change what is trained (left out of the run fingerprint).
-NOT_TRAINING_KEYS = ("export_dir", "serving_dir", "backup_dir", "verbose", "tensorboard", "build_kwargs")
+NOT_TRAINING_KEYS = (
+    "export_dir",
+    "serving_dir",
+    "backup_dir",
+    "verbose",
+    "tensorboard",
+    "build_kwargs",
+    "warmup_origin",
+    "resume_with_changes",
+)
 log = cli.logger("train")  # "[reszoo.train] message"
 
 
@@ -89,15 +98,23 @@ def run(config: TrainConfig | argparse.Namespace | Sequence[str] | None = None) 
     resolved = config if isinstance(config, TrainConfig) else resolve(given)
     strategy = make_strategy(resolved.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
     export_dir, backup_dir = resolve_paths(resolved, strategy)
-    seed_everything(resolved)
-    bundle = load_data(resolved)
-    if given is not None and resolved.recipe and _sizes_differ(resolved, bundle):
-        # Iteration-counted recipes depend on the real size, known now; everything else resolves as before.
-        resolved = resolve(given, info=bundle.info())
-    resolved = resolved.replace(export_dir=export_dir, backup_dir=backup_dir)
-    check_data(resolved, bundle)
-    with dtype_policy(resolved.precision):
-        return train_and_export(resolved, strategy, bundle)
+    check_writable(export_dir, "export dir")
+    check_writable(backup_dir, "backup dir")
+    backup = Backup(backup_dir)
+    backup.lock()  # before any work: a second run on the same backup is refused at once
+    try:
+        remove_stale_partials(export_dir)
+        seed_everything(resolved)
+        bundle = load_data(resolved)
+        if given is not None and resolved.recipe and _sizes_differ(resolved, bundle):
+            # Iteration-counted recipes depend on the real size, known now; everything else resolves as before.
+            resolved = resolve(given, info=bundle.info())
+        resolved = resolved.replace(export_dir=export_dir, backup_dir=backup_dir)
+        check_data(resolved, bundle)
+        with dtype_policy(resolved.precision):
+            return train_and_export(resolved, strategy, bundle, backup)
+    finally:
+        backup.release()
 
 
 def _parsed(argv: argparse.Namespace | Sequence[str] | None) -> argparse.Namespace:
@@ -113,7 +130,7 @@ def _sizes_differ(config: TrainConfig, bundle: data.DatasetBundle) -> bool:
     return described != (bundle.train_size, bundle.num_classes)
 
 
-def train_and_export(config: TrainConfig, strategy, bundle: data.DatasetBundle) -> dict[str, Any]:
+def train_and_export(config: TrainConfig, strategy, bundle: data.DatasetBundle, backup: Backup) -> dict[str, Any]:
     started = time.perf_counter()
     steps = steps_per_epoch(config, bundle, strategy)
     with strategy.scope():
@@ -121,20 +138,22 @@ def train_and_export(config: TrainConfig, strategy, bundle: data.DatasetBundle) 
         schedule = training_schedule(config, steps)
         compile_model(model, config, schedule)
         distribute.fix_fit_for_multiworker(model)
-    assert config.backup_dir is not None  # filled in by run()
-    backup = Backup(config.backup_dir)
-    resumed_at = backup.open(run_record(config))
+    resumed_at = backup.open(run_record(config), allow_changes=config.resume_with_changes)
     try:
         distribute.check_same_resume_epoch(strategy, resumed_at)
     except ValueError as error:
         raise UsageError(str(error)) from None
     log_start(config, net, bundle, strategy, backup, resumed_at, steps)
     callbacks, named = make_callbacks(config, backup, schedule)
-    fit(config, model, training_set(config, bundle, strategy), bundle, callbacks, backup)
+    try:
+        fit(config, model, training_set(config, bundle, strategy), bundle, callbacks, backup)
+    except KeyboardInterrupt as stop:
+        raise interrupted(stop, backup) from None
     columns, rows = backup.merged_history()
     final = final_metrics(config, model, bundle, backup, rows)
     summary = make_summary(config, model, net, bundle, strategy, rows, named, final, steps)
     summary.update(resumed_at_epoch=resumed_at, wall_seconds=time.perf_counter() - started)
+    summary["resumed_with_changes"] = backup.changes or None
     export(config, model, strategy, bundle, backup, summary, (columns, rows))
     return summary
 
@@ -199,6 +218,61 @@ def resolve_paths(config: TrainConfig, strategy) -> tuple[str, str]:
     if not distribute.is_chief(strategy):
         backup_dir = f"{backup_dir.rstrip(os.sep)}-{distribute.worker_label(strategy)}"
     return export_dir, check_backup_dir(backup_dir, export_dir)
+
+
+def check_writable(path: str, what: str) -> None:
+    """Refuse up front (``UsageError``) a ``path`` whose nearest existing folder cannot be written.
+
+    A probe file, not ``os.access``: it is what the run will do, and it tells the truth for root
+    and on read-only file systems too.
+    """
+    parent = os.path.dirname(path.rstrip(os.sep)) or "."
+    while not os.path.isdir(parent):
+        parent = os.path.dirname(parent) or "."
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".reszoo-write-check-"):
+            pass
+    except OSError as error:
+        raise UsageError(
+            f"the {what} {path} cannot be written: {parent} is not writable ({error.strerror}). "
+            f"Pass another --{what.split()[0]}-dir."
+        ) from None
+
+
+def remove_stale_partials(export_dir: str) -> list[str]:
+    """Remove the hidden ``.<name>.partial-<pid>`` folders that killed exports left, if their process is gone."""
+    parent, name = os.path.split(export_dir.rstrip(os.sep))
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.listdir(parent):
+            prefix, _, pid = entry.rpartition(".partial-")
+            if prefix != f".{name}" or not pid.isdigit() or _alive(int(pid)):
+                continue
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+            removed.append(entry)
+            log(f"removed {os.path.join(parent, entry)}, left by an export that was killed")
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def interrupted(stop: KeyboardInterrupt, backup: Backup) -> cli.Interrupted:
+    """The one line a Ctrl-C or SIGTERM during training prints: where the backup is, and how to resume."""
+    done = backup.resumed_epoch()
+    kind = cli.Terminated if isinstance(stop, cli.Terminated) else cli.Interrupted
+    what = "terminated" if kind is cli.Terminated else "interrupted"
+    kept = f"the backup of epochs 0-{done - 1}" if done > 1 else ("the backup of epoch 0" if done else "the backup")
+    return kind(f"{what} in epoch {done}: {kept} is in {backup.path}; the same command resumes from there.")
 
 
 def run_record(config: TrainConfig) -> dict[str, Any]:
@@ -479,6 +553,8 @@ def log_start(config: TrainConfig, net, bundle, strategy, backup: Backup, resume
     )
     if resumed_at:
         log(f"resuming from the backup in {backup.path} at epoch {resumed_at} (counted from 0)")
+    for key, (before, now) in backup.changes.items():
+        log(f"--resume-with-changes: {key} was {before!r} in the backup's run, now {now!r}")
     else:
         log(f"backing up to {backup.path} after every epoch; rerun the same command to resume")
 

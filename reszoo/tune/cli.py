@@ -135,10 +135,25 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def _run_reporting_divergence(argv: list[str]) -> None:
+    options = parse_args(argv)
     try:
-        run(argv)
+        run_search(options)
+    except cli.Interrupted as stop:
+        if "backup" in stop.message:  # the retraining's own line: where its backup is
+            raise
+        raise type(stop)(_interrupted_line(type(stop), options)) from None
+    except KeyboardInterrupt:
+        raise cli.Interrupted(_interrupted_line(cli.Interrupted, options)) from None
     except DivergenceError as error:  # only the retraining raises it: diverged trials are recorded
         raise RetrainingDiverged(f"the retraining diverged: {error}") from error
+
+
+def _interrupted_line(kind: type[cli.Interrupted], options: SearchOptions) -> str:
+    what = "terminated" if kind is cli.Terminated else "interrupted"
+    return (
+        f"{what}: the search and its trials' backups are in {options.project_dir}; the same command resumes "
+        "(the interrupted trial at its last completed epoch)."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

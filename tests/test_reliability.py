@@ -1,0 +1,211 @@
+"""Runs that never surprise: damaged backups, resumes with other settings, locks, unwritable folders,
+stale partial exports, Ctrl-C / SIGTERM and one-class folders, each with one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reszoo import cli, data, train
+from reszoo.callbacks import EpochTimer
+from reszoo.training import loop
+from reszoo.training.backup import Backup
+
+TINY = ["--model", "fast_resnet", "--set", "depth=8", "--dataset", "synthetic:32", "--image-size", "8"]
+TINY += ["--batch-size", "8", "--seed", "0", "--recipe", "none", "--epochs", "3"]
+
+
+class InterruptAtEpoch2(EpochTimer):
+    """A kill after epochs 0 and 1 are backed up."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        super().on_epoch_begin(epoch, logs)
+
+
+@pytest.fixture(scope="module")
+def interrupted_backup(tmp_path_factory):
+    """An export dir's backup holding epochs 0-1 of a 3-epoch run (made once, copied per test)."""
+    root = tmp_path_factory.mktemp("interrupted")
+    patch = pytest.MonkeyPatch()
+    patch.setattr(loop, "EpochTimer", InterruptAtEpoch2)
+    with pytest.raises(cli.Interrupted, match=r"interrupted in epoch 2: the backup of epochs 0-1 is in .*out\.backup"):
+        train.run([*TINY, "--export-dir", str(root / "out")])
+    patch.undo()
+    assert sorted(os.listdir(root)) == ["out.backup"]
+    return root / "out.backup"
+
+
+@pytest.fixture
+def backup_copy(interrupted_backup, tmp_path):
+    shutil.copytree(interrupted_backup, tmp_path / "out.backup")
+    return tmp_path / "out.backup"
+
+
+def truncate(path):
+    """Half a file, as a kill in the middle of writing it leaves it."""
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+
+
+def rerun(tmp_path, *extra):
+    return train.main([*TINY, *extra, "--export-dir", str(tmp_path / "out")])
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+# Damaged and inconsistent backups -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("damage", "file", "what"),
+    [
+        (
+            lambda b: truncate(b / "checkpoint" / "latest.weights.h5"),
+            "latest.weights.h5",
+            "damaged",
+        ),
+        (lambda b: (b / "run.json").write_text(""), "run.json", "cannot be read"),
+        (lambda b: (b / "epoch_seconds.json").write_text("{"), "epoch_seconds.json", "cannot be read"),
+        (lambda b: (b / "history.csv").unlink(), "history.csv", "has epochs none where the checkpoint has 0-1"),
+        (
+            lambda b: (b / "epoch_seconds.json").write_text('{"0": 1.0}'),
+            "epoch_seconds.json",
+            "lacks timings of epochs the checkpoint holds",
+        ),
+    ],
+)
+def test_a_damaged_backup_gives_one_line_naming_the_file(backup_copy, tmp_path, capsys, damage, file, what):
+    damage(backup_copy)
+    assert rerun(tmp_path) == 2
+    err = one_error_line(capsys)
+    assert err.startswith(f"error: the backup file {backup_copy}") and file in err and what in err, err
+    assert err.endswith("remove the backup dir or pass another --backup-dir."), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_resuming_with_other_hyperparameters_is_refused_unless_asked(backup_copy, tmp_path, capsys):
+    assert rerun(tmp_path, "--lr", "0.05", "--label-smoothing", "0.1") == 2
+    err = one_error_line(capsys)
+    assert "holds a run with other settings (label_smoothing 0.0 -> 0.1, lr 0.1 -> 0.05)" in err, err
+    assert "--resume-with-changes" in err
+    assert rerun(tmp_path, "--lr", "0.05", "--resume-with-changes") == 0
+    out = capsys.readouterr().out
+    assert "--resume-with-changes: lr was 0.1 in the backup's run, now 0.05" in out
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["resumed_at_epoch"] == 2 and summary["resumed_with_changes"] == {"lr": [0.1, 0.05]}
+    assert summary["config"]["lr"] == 0.05
+
+
+def test_a_backup_of_another_model_is_refused_even_with_changes_allowed(backup_copy, tmp_path, capsys):
+    argv = [*TINY, "--export-dir", str(tmp_path / "out"), "--resume-with-changes"]
+    argv[argv.index("depth=8")] = "depth=14"
+    assert train.main(argv) == 2
+    assert "holds a run with other build_kwargs" in one_error_line(capsys)
+
+
+# One run per backup ------------------------------------------------------------------------------------
+
+
+def test_a_second_run_on_the_same_backup_is_refused_at_once(tmp_path, capsys):
+    holder = Backup(str(tmp_path / "out.backup"))
+    holder.lock()  # another run holds it
+    try:
+        started = time.perf_counter()
+        assert rerun(tmp_path) == 2
+        assert time.perf_counter() - started < 5  # before loading data or building anything
+        err = one_error_line(capsys)
+        assert err == (
+            f"error: backup dir {tmp_path / 'out.backup'} is in use by another run (pid {os.getpid()}); wait for it "
+            "to finish, or pass another --export-dir or --backup-dir."
+        )
+    finally:
+        holder.release()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_stale_lock_of_a_killed_run_is_taken_over(tmp_path):
+    (tmp_path / "out.backup.lock").write_text("pid 999999")  # its process is gone, and so is its flock
+    assert rerun(tmp_path, "--epochs", "1") == 0
+    assert sorted(os.listdir(tmp_path)) == ["out"]  # the lock file goes with the backup
+
+
+# Folders that cannot be written, partial exports ----------------------------------------------------------
+
+
+def test_an_unwritable_export_parent_is_refused_before_training(capsys):
+    # /sys refuses new files even to root, as a read-only parent refuses them to a user.
+    assert train.main([*TINY, "--export-dir", "/sys/reszoo-out", "--backup-dir", "/tmp/x.backup"]) == 2
+    err = one_error_line(capsys)
+    assert err == (
+        "error: the export dir /sys/reszoo-out cannot be written: /sys is not writable (Permission denied). "
+        "Pass another --export-dir."
+    )
+
+
+def test_an_unwritable_backup_parent_is_refused_before_training(tmp_path, capsys):
+    assert rerun(tmp_path, "--backup-dir", "/sys/reszoo.backup") == 2
+    assert "error: the backup dir /sys/reszoo.backup cannot be written" in one_error_line(capsys)
+
+
+def test_stale_partial_exports_are_removed(tmp_path):
+    stale, live = tmp_path / ".out.partial-999999", tmp_path / f".out.partial-{os.getppid()}"
+    stale.mkdir()
+    live.mkdir()  # a process that still runs: not ours to remove
+    (tmp_path / ".other.partial-999999").mkdir()  # another export's
+    assert rerun(tmp_path, "--epochs", "1") == 0
+    assert not stale.exists() and live.exists() and (tmp_path / ".other.partial-999999").exists()
+
+
+# Signals ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_ctrl_c_and_sigterm_print_one_line_and_keep_the_exit_status(tmp_path, signum, status, word):
+    argv = [*TINY, "--epochs", "200", "--export-dir", str(tmp_path / "out")]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log = open(tmp_path / "out.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reszoo.train", *argv], stdout=log, stderr=subprocess.PIPE, text=True, env=env
+    )
+    deadline = time.time() + 180
+    while "Epoch 3/200" not in (tmp_path / "out.log").read_text() and time.time() < deadline:
+        time.sleep(0.5)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    log.close()
+    assert process.returncode == status, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert lines[-1].startswith(f"{word} in epoch ") and str(tmp_path / "out.backup") in lines[-1], err
+    assert lines[-1].endswith("the same command resumes from there."), err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert sorted(os.listdir(tmp_path)) == ["out.backup", "out.log"]
+
+
+# Data -------------------------------------------------------------------------------------------------
+
+
+def test_a_folder_with_one_class_says_so(tmp_path):
+    for split in ("train", "test"):
+        (tmp_path / split / "cat").mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / split / "cat" / "0.png")
+    with pytest.raises(data.DatasetError, match=r"train has one class folder \(cat\); a classifier needs at least 2"):
+        data.describe(f"folder:{tmp_path}")
+    with pytest.raises(data.DatasetError, match="has one class folder"):
+        data.load_dataset(f"folder:{tmp_path}", batch_size=2)
