@@ -21,6 +21,26 @@ import sys
 DEEP_GRAPH_RECURSION_LIMIT = 100_000
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA stubs, CPU features, absl) kept off
+    the terminal: they go to file descriptor 2 before any Python logging exists, so only a redirection of
+    that descriptor during the import silences them (``TF_CPP_MIN_LOG_LEVEL=3`` leaves several). Python
+    errors still surface: an import that fails raises as usual. ``--verbose`` skips this."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def configure() -> None:
     """Apply both settings; idempotent (``import reszoo`` runs it once)."""
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

@@ -28,7 +28,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-AUGMENTATIONS = ("standard", "none", "randaugment")
+from reszoo.training.choices import AUGMENTATIONS
+
 # What reszoo.data applies before the maps here: RandAugment runs after the standard crop + flip.
 BASE_AUGMENTATION = {"standard": "standard", "none": "none", "randaugment": "standard"}
 # Seed offsets so the maps here draw differently from reszoo.data's shuffle (seed) and crops (seed + 1).

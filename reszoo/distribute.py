@@ -33,7 +33,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-STRATEGIES = ("auto", "mirrored", "multiworker", "default")
+from reszoo.training.choices import STRATEGIES
+
 # What SlurmClusterResolver reads; srun sets them for every task of a job step.
 SLURM_VARIABLES = ("SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_STEP_NODELIST")
 

@@ -30,10 +30,9 @@ from typing import Any
 
 import keras
 
-Schedule = Callable[..., float]
+from reszoo.training.choices import SCHEDULE_UNITS, SCHEDULES
 
-SCHEDULES = ("step", "cosine")
-SCHEDULE_UNITS = ("epoch", "iteration")
+Schedule = Callable[..., float]
 
 
 def default_unit(schedule: str, warmup_epochs: int = 0, warmup_lr: float | None = None) -> str:

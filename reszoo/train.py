@@ -56,9 +56,11 @@ Python, ``run(args)`` raises ``UsageError`` (a ``ValueError``) or
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any
 
-from reszoo.training.backup import Backup
+from reszoo.training.choices import DEFAULTS
 from reszoo.training.cli import (
     DEFAULT_MODEL,
     EXIT_DIVERGED,
@@ -71,18 +73,35 @@ from reszoo.training.cli import (
     main,
     parse_args,
 )
-from reszoo.training.config import DEFAULTS, TrainConfig, epoch_schedule, resolve
-from reszoo.training.loop import (
-    build_training_model,
-    compile_model,
-    dataset_tag,
-    default_backup_dir,
-    load_data,
-    make_callbacks,
-    make_strategy,
-    run,
-    training_set,
-)
+
+# The library's names, loaded on first use (they import TensorFlow; the command line does not need them).
+_LIBRARY = {
+    "Backup": "reszoo.training.backup",
+    "TrainConfig": "reszoo.training.config",
+    "epoch_schedule": "reszoo.training.config",
+    "resolve": "reszoo.training.config",
+    **{
+        name: "reszoo.training.loop"
+        for name in (
+            "build_training_model",
+            "compile_model",
+            "dataset_tag",
+            "default_backup_dir",
+            "load_data",
+            "make_callbacks",
+            "make_strategy",
+            "run",
+            "training_set",
+        )
+    },
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LIBRARY:
+        return getattr(importlib.import_module(_LIBRARY[name]), name)
+    raise AttributeError(f"module 'reszoo.train' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULTS",
@@ -92,23 +111,11 @@ __all__ = [
     "PRECISIONS",
     "RECIPE_CHOICES",
     "STRATEGIES",
-    "Backup",
-    "TrainConfig",
     "UsageError",
     "build_parser",
-    "build_training_model",
-    "compile_model",
-    "dataset_tag",
-    "default_backup_dir",
-    "epoch_schedule",
-    "load_data",
     "main",
-    "make_callbacks",
-    "make_strategy",
     "parse_args",
-    "resolve",
-    "run",
-    "training_set",
+    *_LIBRARY,
 ]
 
 if __name__ == "__main__":

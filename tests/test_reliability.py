@@ -209,3 +209,49 @@ def test_a_folder_with_one_class_says_so(tmp_path):
         data.describe(f"folder:{tmp_path}")
     with pytest.raises(data.DatasetError, match="has one class folder"):
         data.load_dataset(f"folder:{tmp_path}", batch_size=2)
+
+
+# The first thing a user meets -----------------------------------------------------------------------------
+
+_HELP_PROBE = """
+import runpy, sys
+sys.argv = ["reszoo.train", *sys.argv[1:]]
+try:
+    runpy.run_module("reszoo.train", run_name="__main__")
+except SystemExit as done:
+    print("exit", done.code, "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["--help"], 0), (["--bogus"], 2), (["--mixup", "x"], 2)])
+def test_help_does_not_import_tensorflow(argv, code):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", _HELP_PROBE, *argv], capture_output=True, text=True, env=env)
+    assert done.stdout.strip().splitlines()[-1] == f"exit {code} False False", done.stdout + done.stderr
+    if code:
+        assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+
+
+def test_a_run_keeps_tensorflow_start_up_lines_off_the_terminal():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    argv = [sys.executable, "-m", "reszoo.train", *TINY, "--epochs", "0"]  # refused after the config resolved
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and done.stderr == "error: --epochs must be >= 1. Received: --epochs=0\n", done.stderr
+
+
+def test_images_smaller_than_the_networks_downsampling_are_refused(tmp_path, capsys):
+    argv = [*TINY, "--export-dir", str(tmp_path / "out")]
+    argv[argv.index("--image-size") + 1] = "2"
+    assert train.main(argv) == 2
+    assert one_error_line(capsys) == (
+        "error: fast_resnet8 downsamples its input 4x (its stages' strides), so it needs images of at least 4x4 "
+        "pixels. Received: 2x2 images (--image-size)"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("name", "factor"), [("resnet20", 4), ("wrn16_8", 4), ("efficientnet_b0", 32)])
+def test_total_downsampling_follows_the_strides(name, factor):
+    import reszoo
+
+    assert loop.total_downsampling(reszoo.build(name)) == factor

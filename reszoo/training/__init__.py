@@ -3,7 +3,10 @@
 - ``config``: ``TrainConfig`` and ``resolve`` (flags, else the recipe, else the defaults; once).
 - ``loop``: data, model, compile, callbacks, ``model.fit``, metrics and export of a config.
 - ``backup``: the backup folder a killed run resumes from.
-- ``cli``: the flags of ``python -m reszoo.train``; ``reszoo.train`` is its name.
+- ``cli``: the flags of ``python -m reszoo.train``; ``reszoo.train`` is its name. ``choices``: its
+  choices and defaults as plain data (no TensorFlow import, so ``--help`` answers at once).
+
+The names below load on first use, so that importing ``reszoo.training.cli`` does not import TensorFlow.
 
 Examples:
     from reszoo.training import TrainConfig, run
@@ -13,8 +16,21 @@ Examples:
 
 from __future__ import annotations
 
-from reszoo.training.backup import Backup
-from reszoo.training.config import TrainConfig, resolve
-from reszoo.training.loop import run
+import importlib
+from typing import Any
 
+_NAMES = {
+    "Backup": "reszoo.training.backup",
+    "TrainConfig": "reszoo.training.config",
+    "resolve": "reszoo.training.config",
+    "run": "reszoo.training.loop",
+}
 __all__ = ["Backup", "TrainConfig", "resolve", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    if name in ("backup", "choices", "cli", "config", "loop"):
+        return importlib.import_module(f"reszoo.training.{name}")
+    raise AttributeError(f"module 'reszoo.training' has no attribute {name!r}")

@@ -11,15 +11,12 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from reszoo import augment, cli, distribute, recipes
-from reszoo.callbacks import DivergenceError
+# Nothing here imports TensorFlow: --help and a bad flag answer at once (the run imports it).
+from reszoo import cli, recipes
 from reszoo.recipes import RECIPES
-from reszoo.schedules import SCHEDULE_UNITS, SCHEDULES
-from reszoo.training.config import DEFAULTS
+from reszoo.training.choices import AUGMENTATIONS, DEFAULTS, PRECISIONS, SCHEDULE_UNITS, SCHEDULES, STRATEGIES
 
 DEFAULT_MODEL = "fast_resnet20"
-STRATEGIES = distribute.STRATEGIES
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 RECIPE_CHOICES = ("auto", "none", *RECIPES)
 EXIT_USAGE, EXIT_DIVERGED = cli.EXIT_USAGE, 3
 # Builder arguments that training decides; --set may not change them.
@@ -166,7 +163,7 @@ def _add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--augment",
-        choices=augment.AUGMENTATIONS,
+        choices=AUGMENTATIONS,
         default=None,
         help="standard (default): 4-px pad, random crop, horizontal flip; randaugment: standard, then "
         "keras.layers.RandAugment per image; none",
@@ -302,12 +299,17 @@ def _run_for_cli(argv: list[str]) -> None:
     """
     hint = None
     args = parse_args(argv)
+    if not args.verbose:
+        from reszoo import _runtime
+
+        _runtime.import_tensorflow_quietly()
     if args.dry_run:
         print(dry_run(args))
         return
-    try:
-        from reszoo.training.loop import run  # TensorFlow is imported only for a run, not for --help
+    from reszoo.callbacks import DivergenceError
+    from reszoo.training.loop import run  # TensorFlow is imported only for a run, not for --help
 
+    try:
         run(args)
     except cli.Interrupted:
         raise

@@ -33,6 +33,7 @@ from reszoo.schedules import (
     make_schedule,
     scale_milestones,
 )
+from reszoo.training.choices import DEFAULTS, MAX_WARMUP_SHARE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,35 +257,7 @@ def _set_text(value: Any) -> str:
 
 # ---- resolution: flags, else the recipe, else DEFAULTS (no data loaded, nothing built)
 
-# What a run uses with --recipe none (and --recipe auto finds no recipe): the FastResNet schedule (the seed,
-# Sec. 3.2; REFERENCE.md), with the model family's own paper weight decay (FastResNet's is 1e-4).
-DEFAULTS: dict[str, Any] = dict(
-    epochs=160,
-    batch_size=128,
-    lr=0.1,
-    schedule="step",
-    milestones=[80, 120],
-    gamma=0.1,
-    weight_decay=None,
-    momentum=0.9,
-    nesterov=True,
-    warmup_epochs=0,
-    warmup_lr=None,
-    warmup_iterations=0,
-    warmup_accuracy=None,
-    augment="standard",
-    cutout=0,
-    label_smoothing=0.0,
-    schedule_unit=None,  # resolved: schedules.default_unit
-    mixup=0.0,
-    cutmix=0.0,
-    mix_prob=1.0,
-    ema=None,
-    model_args={},
-)
-# A recipe's iteration warm-up scales with the run (He et al.'s 400 of 64k iterations: the same 0.6% of a
-# shorter run), at least one iteration and at most this share of the run's iterations.
-MAX_WARMUP_SHARE = 0.1
+
 HYPERPARAMETERS = tuple(k for k in DEFAULTS if k != "model_args")
 CIFAR_TRAIN_IMAGES = 50_000
 

@@ -397,11 +397,45 @@ def build_training_model(config: TrainConfig, bundle: data.DatasetBundle) -> tup
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
+    check_image_size(net, bundle.image_shape)
     images = keras.Input(shape=tuple(bundle.image_shape), name="images")
     # keras.applications' EfficientNet standardises raw pixels itself; standardising twice
     # shrinks its stem activations ~19x, so it gets the raw 0-255 images.
     inputs = images if family.normalizes_inputs else data.normalization_layer(bundle)(images)
     return keras.Model(images, net(inputs), name=net.name), net
+
+
+def total_downsampling(model: keras.Model) -> int:
+    """The network's total stride: the product of the strides along a path from its input to its output.
+
+    Every path through a residual stage downsamples alike (the shortcut as the residual branch), so
+    the first inbound path is as good as any; nested models (EfficientNet's backbone) count theirs.
+    """
+    factor, tensor = 1, model.outputs[0]
+    while True:
+        operation, node_index, _ = tensor._keras_history
+        if isinstance(operation, keras.layers.InputLayer):
+            return factor
+        if isinstance(operation, keras.Model):
+            factor *= total_downsampling(operation)
+        else:
+            strides = getattr(operation, "strides", None) or getattr(operation, "stride", None) or 1
+            factor *= max(strides) if isinstance(strides, (tuple, list)) else int(strides)
+        node = operation._inbound_nodes[node_index]
+        if not node.input_tensors:
+            return factor
+        tensor = node.input_tensors[0]
+
+
+def check_image_size(net: keras.Model, image_shape) -> None:
+    """Refuse images smaller than the network's total downsampling (a 3-stage CIFAR net: 4 pixels a side)."""
+    needed = total_downsampling(net)
+    height, width = int(image_shape[0]), int(image_shape[1])
+    _require(
+        min(height, width) >= needed,
+        f"{net.name} downsamples its input {needed}x (its stages' strides), so it needs images of at least "
+        f"{needed}x{needed} pixels. Received: {height}x{width} images (--image-size)",
+    )
 
 
 def compile_model(model: keras.Model, config: TrainConfig, schedule: TrainingSchedule | float | None = None) -> None:
