@@ -13,14 +13,14 @@ LINT_PY := $(LINT_VENV)/bin/python
 LINT_PINS := ruff==0.17.6 mypy==2.4.1
 LINT_PATHS := reszoo tests notebooks benchmarks
 # The modules mypy checks (config in setup.cfg [mypy]): the typed core a new family is built on.
-TYPED_MODULES := reszoo/registry.py reszoo/units.py reszoo/layers reszoo/cli.py reszoo/_checks.py reszoo/training/config.py
+TYPED_MODULES := reszoo/registry.py reszoo/units.py reszoo/layers reszoo/cli.py reszoo/_checks.py reszoo/training/config.py reszoo/convert
 
 .PHONY: venv lint-venv train test test-all lint typecheck smoke clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,convert]"
 	touch $@
 
 venv: $(VENV)/.installed

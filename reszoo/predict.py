@@ -2,7 +2,9 @@
 
 ``reszoo.load(export_dir)`` returns a ``Predictor``: it loads the SavedModel
 with ``tf.saved_model.load`` (no Keras, no reszoo model code needed) and
-classifies arrays or image files::
+classifies arrays or image files. ``reszoo.load("EXPORT_DIR/model.onnx")`` serves the ONNX file
+through onnxruntime and ``reszoo.load("EXPORT_DIR/model.tflite")`` the LiteRT file through
+``ai_edge_litert``, with the same API (class names from the folder's ``class_names.json``)::
 
     predictor = reszoo.load("saved_models/fast_resnet20-cifar10-20240101-120000")
     predictor.classify("cat.png", top_k=3)   # [[("cat", 0.91), ("dog", 0.05), ("deer", 0.02)]]
@@ -10,7 +12,7 @@ classifies arrays or image files::
 
 Command line::
 
-    python -m reszoo.predict --model-dir DIR [--top-k K] [--batch-size N] [--format {text,table,json}] INPUT...
+    python -m reszoo.predict --model-dir DIR|FILE.onnx|FILE.tflite [--top-k K] [--batch-size N] [--format {text,table,json}] INPUT...
 
 Each INPUT is an image file, a folder (its images, recursively, sorted) or a
 glob pattern (quoted, so that the shell leaves it alone: ``"photos/**/*.jpg"``).
@@ -35,12 +37,16 @@ from typing import Any
 
 import numpy as np
 
+from reszoo import cli
 from reszoo.export import CLASS_NAMES_FILE, SERVE_FLOAT, SERVE_UINT8, SUMMARY_FILE
+from reszoo.runtimes import LiteRTRunner, OnnxRunner
 
 _PathTypes = (str, os.PathLike)
 # What tf.io.decode_image reads; folders and globs keep only these.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 FORMATS = ("text", "table", "json")
+# Model files reszoo.load serves besides an export folder (the SavedModel), and their runners.
+RUNNERS = {".onnx": OnnxRunner, ".tflite": LiteRTRunner}
 
 
 def _read_class_names(export_dir: str) -> list[str]:
@@ -62,34 +68,10 @@ def _read_class_names(export_dir: str) -> list[str]:
     return names
 
 
-class Predictor:
-    """Classifies images with an exported reszoo model.
+class SavedModelRunner:
+    """An export folder's SavedModel: ``serve_uint8`` for uint8 batches, ``serve`` for float ones."""
 
-    Args:
-        export_dir: str. A folder written by ``reszoo.train`` or
-            ``reszoo.export.export_model``.
-
-    Attributes:
-        input_shape: ``(H, W, C)`` the model takes.
-        class_names: the class names, in output order.
-
-    Raises:
-        FileNotFoundError: ``export_dir`` does not exist.
-        ValueError: it is not a reszoo export folder.
-    """
-
-    def __init__(self, export_dir: str | os.PathLike):
-        path = os.path.abspath(os.fspath(export_dir))
-        if not os.path.isdir(path):
-            raise FileNotFoundError(f"No export folder at {path}.")
-        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise ValueError(
-                f"{path} is not a reszoo export: it has no saved_model.pb. Export folders are written by "
-                "reszoo.train or reszoo.export.export_model."
-            )
-        self.export_dir = path
-        self.class_names = _read_class_names(path)
-
+    def __init__(self, path: str):
         import tensorflow as tf
 
         self._tf = tf
@@ -102,12 +84,71 @@ class Predictor:
         signature = self._module.signatures[SERVE_FLOAT]
         spec = signature.structured_input_signature[1]["images"]
         self.input_shape = tuple(int(d) for d in spec.shape[1:])
-        num_outputs = int(next(iter(signature.structured_outputs.values())).shape[-1])
-        if num_outputs != len(self.class_names):
-            raise ValueError(f"{path}: the model has {num_outputs} outputs but {len(self.class_names)} class names.")
+        self.dtype = None  # takes uint8 and float32 alike
+        self.num_outputs = int(next(iter(signature.structured_outputs.values())).shape[-1])
+
+    def run(self, images: np.ndarray) -> np.ndarray:
+        endpoint = getattr(self._module, SERVE_UINT8 if images.dtype == np.uint8 else SERVE_FLOAT)
+        return np.asarray(endpoint(self._tf.constant(images)))
+
+
+def _check_saved_model_files(path: str) -> None:
+    """The SavedModel's files are there, or a ValueError naming the missing one (not TensorFlow's reader error)."""
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise ValueError(
+            f"{path} is not a reszoo export: it has no saved_model.pb. Export folders are written by "
+            "reszoo.train or reszoo.export.export_model."
+        )
+    index = os.path.join(path, "variables", "variables.index")
+    if not os.path.isfile(index) or not glob.glob(os.path.join(path, "variables", "variables.data-*")):
+        raise ValueError(
+            f"{path} is an incomplete export: {os.path.join(path, 'variables')} (variables.index and "
+            "variables.data-*, the weights) is missing or incomplete beside saved_model.pb. Copy the whole "
+            "export folder, variables/ included."
+        )
+
+
+class Predictor:
+    """Classifies images with an exported reszoo model.
+
+    Args:
+        export_dir: str. A folder written by ``reszoo.train`` or
+            ``reszoo.export.export_model`` (its SavedModel), or a ``.onnx`` /
+            ``.tflite`` file in such a folder (``model.onnx``, ``model_uint8.tflite``,
+            ...), served by onnxruntime / LiteRT.
+
+    Attributes:
+        input_shape: ``(H, W, C)`` the model takes.
+        class_names: the class names, in output order.
+
+    Raises:
+        FileNotFoundError: ``export_dir`` does not exist.
+        ValueError: it is not a reszoo export folder or model file.
+    """
+
+    def __init__(self, export_dir: str | os.PathLike):
+        path = os.path.abspath(os.fspath(export_dir))
+        extension = os.path.splitext(path)[1].lower()
+        if extension in RUNNERS and os.path.isfile(path):
+            folder = os.path.dirname(path)
+            self.class_names = _read_class_names(folder)
+            self._runner: Any = RUNNERS[extension](path)
+        elif os.path.isdir(path):
+            folder = path
+            _check_saved_model_files(path)
+            self.class_names = _read_class_names(path)
+            self._runner = SavedModelRunner(path)
+        else:
+            raise FileNotFoundError(f"No export folder at {path} (nor a {' / '.join(RUNNERS)} model file).")
+        self.export_dir, self.model_path = folder, path
+        self.input_shape = self._runner.input_shape
+        if self._runner.num_outputs != len(self.class_names):
+            raise ValueError(
+                f"{path}: the model has {self._runner.num_outputs} outputs but {len(self.class_names)} class names."
+            )
 
     def __repr__(self) -> str:
-        return f"Predictor({self.export_dir!r}, input_shape={self.input_shape}, classes={len(self.class_names)})"
+        return f"Predictor({self.model_path!r}, input_shape={self.input_shape}, classes={len(self.class_names)})"
 
     @property
     def num_classes(self) -> int:
@@ -125,11 +166,10 @@ class Predictor:
             batch_size: int. Images per call of the SavedModel.
         """
         images = self._as_batch(images_or_paths)
-        endpoint = getattr(self._module, SERVE_UINT8 if images.dtype == np.uint8 else SERVE_FLOAT)
-        chunks = [
-            np.asarray(endpoint(self._tf.constant(images[start : start + batch_size])))
-            for start in range(0, len(images), batch_size)
-        ]
+        dtype = self._runner.dtype
+        if dtype is not None and images.dtype != dtype:  # a uint8 file: round float pixels to uint8
+            images = np.clip(np.rint(images), 0, 255).astype(dtype) if dtype == np.uint8 else images.astype(dtype)
+        chunks = [self._runner.run(images[start : start + batch_size]) for start in range(0, len(images), batch_size)]
         return np.concatenate(chunks, axis=0)
 
     def classify(self, images_or_paths: Any, top_k: int = 5) -> list[list[tuple[str, float]]]:
@@ -190,22 +230,33 @@ class Predictor:
 
     def _load_image(self, path: str | os.PathLike) -> np.ndarray:
         """Decode an image file to float32 ``(H, W, C)`` at the model's size and channel count."""
-        tf = self._tf
+        import tensorflow as tf
+
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"No image file at {path}.")
         try:
             image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
-        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
-            raise ValueError(
-                f"{path} is not an image file that can be decoded (JPEG, PNG, GIF, BMP, WebP): "
-                f"{error.message.splitlines()[-1] if error.message else error}"
-            ) from None
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+            # TensorFlow's own text ("{{function_node __wrapped__DecodeImage_device_...}} ...") says nothing
+            # a user can act on: name the file, what it starts with, and what was expected.
+            raise ValueError(_undecodable(path)) from None
         image = _convert_channels(tf, image, self.input_shape[-1], path)
         height, width = self.input_shape[:2]
         if tuple(image.shape[:2]) != (height, width):
             image = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
         return np.asarray(image, dtype=np.float32)
+
+
+def _undecodable(path: str) -> str:
+    with open(path, "rb") as f:
+        head = f.read(8)
+    size = os.path.getsize(path)
+    what = "an empty file" if not size else f"a {size}-byte file starting with {head!r}"
+    return (
+        f"{path} is not an image file that can be decoded: expected a JPEG, PNG, GIF, BMP or WebP file, "
+        f"found {what} (a truncated download, another format, or not an image)."
+    )
 
 
 def _convert_channels(tf, image, channels: int, path: str):
@@ -303,10 +354,17 @@ def _positive_int(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m reszoo.predict", description="Classify image files with an exported reszoo model."
     )
-    parser.add_argument("--model-dir", required=True, help="export folder written by reszoo.train")
+    parser.add_argument(
+        "--model-dir",
+        "--model",
+        dest="model_dir",
+        required=True,
+        help="export folder written by reszoo.train (its SavedModel), or its model.onnx / model.tflite "
+        "(or *_uint8) file, served by onnxruntime / LiteRT",
+    )
     parser.add_argument("--top-k", type=_positive_int, default=5, help="classes to print per image (default 5)")
     parser.add_argument("--batch-size", type=_positive_int, default=64, help="images decoded and run at once (64)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="text (default), table or json")
@@ -320,21 +378,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status."""
+    """Command-line entry point; returns the exit status (2: bad arguments, a missing export or image)."""
+    errors = {cli.UsageError: cli.EXIT_USAGE, ValueError: cli.EXIT_USAGE, FileNotFoundError: cli.EXIT_USAGE}
+    return cli.run_main(_predict, argv, errors)
+
+
+def _predict(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
-    try:
-        paths = expand_inputs(args.images)
-        predictor = Predictor(args.model_dir)
-        results = classify_in_batches(predictor, paths, top_k=args.top_k, batch_size=args.batch_size)
-        if args.format == "text":  # streams: each batch prints as soon as it is classified
-            for path, top in results:
-                print(format_top_k(path, top), flush=True)
-        else:
-            print(format_table(list(results)) if args.format == "table" else format_json(list(results)))
-    except (ValueError, FileNotFoundError) as error:
-        print("error: " + " ".join(str(error).split()), file=sys.stderr)
-        return 2
-    return 0
+    paths = expand_inputs(args.images)
+    predictor = Predictor(args.model_dir)
+    results = classify_in_batches(predictor, paths, top_k=args.top_k, batch_size=args.batch_size)
+    if args.format == "text":  # streams: each batch prints as soon as it is classified
+        for path, top in results:
+            print(format_top_k(path, top), flush=True)
+    else:
+        print(format_table(list(results)) if args.format == "table" else format_json(list(results)))
 
 
 if __name__ == "__main__":

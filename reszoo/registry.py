@@ -22,10 +22,22 @@ from typing import Any
 
 import keras
 
+from reszoo.backbone import check_classes_argument, check_head_arguments
 from reszoo.layers import options
 
 # Arguments every builder accepts, handled here or passed through unchanged.
-COMMON_ARGS = ("num_classes", "input_shape", "name", "classifier_activation", "weight_decay")
+COMMON_ARGS = (
+    "num_classes",
+    "input_shape",
+    "name",
+    "classifier_activation",
+    "weight_decay",
+    "include_top",
+    "pooling",
+    "input_tensor",
+)
+# The common arguments build() handles itself (through reszoo.layers.options), not in builder signatures.
+BUILD_ARGS = ("weight_decay", "include_top", "pooling", "input_tensor")
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,7 @@ def register_family(
     def decorate(fn: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         if name in _FAMILIES or name in _PRESETS:
             raise ValueError(f"Model name {name!r} is registered twice.")
-        missing = [a for a in COMMON_ARGS if a != "weight_decay" and a not in inspect.signature(fn).parameters]
+        missing = [a for a in COMMON_ARGS if a not in BUILD_ARGS and a not in inspect.signature(fn).parameters]
         if missing:
             raise TypeError(f"Builder {fn.__name__} lacks the common arguments {missing}.")
         if not isinstance(smoke, dict) or not smoke:
@@ -120,16 +132,29 @@ def register_presets(family: str, presets: dict[str, dict[str, Any]]) -> None:
         _PRESETS[preset_name] = preset
 
 
+def _ensure_registered() -> None:
+    """Import ``reszoo.models`` (whose modules register the families) the first time the registry is read.
+
+    ``import reszoo`` no longer imports the models (so that ``--help`` needs no TensorFlow); whoever
+    reads the registry first, ``reszoo.build`` or a direct ``reszoo.registry`` user, loads them here.
+    """
+    if not _FAMILIES:
+        import reszoo.models  # noqa: F401
+
+
 def families() -> dict[str, Family]:
+    _ensure_registered()
     return dict(_FAMILIES)
 
 
 def presets() -> dict[str, Preset]:
+    _ensure_registered()
     return dict(_PRESETS)
 
 
 def list_models() -> dict[str, list[str]]:
     """``{family: [its presets]}`` for every registered family, in registration order."""
+    _ensure_registered()
     listing: dict[str, list[str]] = {name: [] for name in _FAMILIES}
     for preset in _PRESETS.values():
         listing[preset.family].append(preset.name)
@@ -138,6 +163,7 @@ def list_models() -> dict[str, list[str]]:
 
 def resolve(name: str, /, **kwargs: Any) -> tuple[Family, dict[str, Any], Preset | None]:
     """Resolve a family or preset name and overrides into (family, full kwargs, preset)."""
+    _ensure_registered()
     if not isinstance(name, str):
         raise ValueError(f"Model name must be a string. Received: name={name!r}")
     # "ResNet-110" and "fast-resnet20" name resnet110 and fast_resnet20.
@@ -145,6 +171,7 @@ def resolve(name: str, /, **kwargs: Any) -> tuple[Family, dict[str, Any], Preset
     candidates = (lowered, lowered.replace("-", "_"), lowered.replace("-", ""))
     key = next((c for c in candidates if c in _PRESETS or c in _FAMILIES), candidates[1])
     kwargs = {k: v for k, v in kwargs.items() if v is not None or k in _NONE_IS_A_VALUE}
+    check_classes_argument(kwargs)
     if key in _PRESETS:
         preset = _PRESETS[key]
         family = _FAMILIES[preset.family]
@@ -179,7 +206,7 @@ def default_fused_bn() -> bool:
     return os.environ.get("RESZOO_FUSED_BN", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def build(name: str, /, *, fused_bn: bool | None = None, **kwargs: Any) -> keras.Model:
+def build(name: str, /, *, fused_bn: bool | None = None, weights: Any = None, **kwargs: Any) -> keras.Model:
     """Build a registered family or preset as a ``keras.Model``.
 
     Args:
@@ -189,15 +216,27 @@ def build(name: str, /, *, fused_bn: bool | None = None, **kwargs: Any) -> keras
             ``classifier_activation`` (``"softmax"``, or ``None`` for logits),
             ``name``, and ``weight_decay`` (L2 on every trainable weight as the
             papers' Torch/PyTorch SGD applies it; default the family's paper
-            value, ``0`` for none).
+            value, ``0`` for none); and keras.applications' ``include_top``
+            (default True), ``pooling`` (None, "avg" or "max", with
+            ``include_top=False``) and ``input_tensor`` (a Keras tensor to build
+            on). ``classes`` is refused: the name is ``num_classes``.
         fused_bn: bool. BN layers as ``reszoo.layers.FusedBatchNormalization``
             (same weights and results, faster training on TensorFlow) or, when
             False, Keras' own ``BatchNormalization``. Default True, or
             ``default_fused_bn()``'s ``RESZOO_FUSED_BN`` override.
+        weights: None (default: untrained), "cifar10" or "cifar100" (the
+            pytorchcv checkpoint published for this configuration; see
+            ``python -m reszoo.convert --list``), or the path of a pytorchcv
+            ``.pth`` / ``.pth.zip`` or a reszoo ``.keras`` / ``.weights.h5``
+            file of the same architecture. The model takes inputs normalised
+            as the weights were trained (``reszoo.convert.normalization_layer()``
+            for pytorchcv's); ``reszoo.convert.from_pytorchcv`` gives one that
+            takes raw pixels. Needs the ``convert`` extra for checkpoints.
 
     Raises:
-        ValueError: unknown model, unknown or impossible argument, or an
-            override that contradicts the preset.
+        ValueError: unknown model, unknown or impossible argument, an
+            override that contradicts the preset, or weights that do not exist
+            for the configuration (listing the configurations that have them).
 
     Examples:
         >>> import reszoo
@@ -209,11 +248,30 @@ def build(name: str, /, *, fused_bn: bool | None = None, **kwargs: Any) -> keras
         Traceback (most recent call last):
         ValueError: Preset 'resnet20' fixes depth=20; received depth=56. Build the family instead: ...
     """
+    if weights is not None and "weights" in resolve(name)[0].family_args():
+        kwargs["weights"] = weights  # the family's own (EfficientNet's ImageNet weights)
+    elif weights is not None:
+        # Pretrained or saved weights: reszoo.convert (imports torch only when a checkpoint is read).
+        from reszoo.convert.pretrained import build_with_weights
+
+        return build_with_weights(name, weights, fused_bn=fused_bn, **kwargs)
     family, merged, _ = resolve(name, **kwargs)
     weight_decay = merged.pop("weight_decay", family.weight_decay)
     check_weight_decay(weight_decay)
+    head = check_head_arguments(
+        merged.pop("include_top", True),
+        merged.pop("pooling", None),
+        merged.pop("input_tensor", None),
+        merged.get("input_shape"),
+    )
+    if head.input_tensor is not None:
+        merged["input_shape"] = tuple(head.input_tensor.shape[1:])
     build_options = options.BuildOptions(
-        weight_decay=weight_decay, fused_bn=default_fused_bn() if fused_bn is None else bool(fused_bn)
+        weight_decay=weight_decay,
+        fused_bn=default_fused_bn() if fused_bn is None else bool(fused_bn),
+        include_top=head.include_top,
+        pooling=head.pooling,
+        input_tensor=head.input_tensor,
     )
     # The helpers (conv, batch_norm, dense) read these options and create their layers regularised.
     with options.building(build_options):

@@ -206,8 +206,17 @@ def residual_unit(
     return relu(out, name=f"{name}_out_relu") if relu_after_add else out
 
 
-def run_plan(x, plan: list[UnitSpec], *, drop_path: float = 0.0, **unit_options):
-    """Apply ``residual_unit`` for every spec; survival probabilities decay linearly."""
+def ends_stage(plan: list[UnitSpec], index: int) -> bool:
+    """Whether ``plan[index]`` is the last unit of its stage (its output is the stage's output)."""
+    return index == len(plan) - 1 or plan[index + 1].stage != plan[index].stage
+
+
+def run_plan(x, plan: list[UnitSpec], *, drop_path: float = 0.0, stage_outputs: list | None = None, **unit_options):
+    """Apply ``residual_unit`` for every spec; survival probabilities decay linearly.
+
+    ``stage_outputs``, if given, receives the output of each stage's last unit, in order (the model's
+    ``pyramid_outputs``).
+    """
     for position, spec in enumerate(plan, start=1):
         x = residual_unit(
             x,
@@ -217,4 +226,6 @@ def run_plan(x, plan: list[UnitSpec], *, drop_path: float = 0.0, **unit_options)
             survival_prob=linear_survival(position, len(plan), drop_path),
             **unit_options,
         )
+        if stage_outputs is not None and ends_stage(plan, position - 1):
+            stage_outputs.append(x)
     return x

@@ -395,8 +395,8 @@ def test_random_crop_flip_is_per_image_and_exact():
 def test_standard_augmentation_in_the_pipeline(tmp_path):
     image = np.random.default_rng(6).integers(1, 256, (12, 10, 3), dtype=np.uint8)
     for i in range(64):
-        write_image(tmp_path / "train" / "only" / f"{i:02d}.png", image)
-    write_image(tmp_path / "test" / "only" / "0.png", image)
+        write_image(tmp_path / "train" / ("a" if i % 2 else "b") / f"{i:02d}.png", image)  # two classes, one image
+    write_image(tmp_path / "test" / "a" / "0.png", image)
     bundle = load_dataset(f"folder:{tmp_path}", batch_size=64, seed=0)
     (first,) = [x.numpy().astype(np.uint8) for x, _ in bundle.train]
     (second,) = [x.numpy().astype(np.uint8) for x, _ in bundle.train]

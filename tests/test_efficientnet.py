@@ -196,6 +196,6 @@ def test_training_feeds_efficientnet_raw_pixels_and_other_families_normalized_on
 
     bundle = data.load_dataset("synthetic:16", batch_size=8)
     for model_name, normalized in (("efficientnet", False), ("resnet", True)):
-        args = SimpleNamespace(model=model_name, build_kwargs={}, weight_decay=None)
+        args = SimpleNamespace(model=model_name, build_kwargs={}, weight_decay=None, fused_bn=True)
         model, _ = train.build_training_model(args, bundle)
         assert ("normalize" in [layer.name for layer in model.layers]) is normalized, model_name

@@ -99,8 +99,10 @@ def test_workers_whose_backups_disagree_refuse_to_resume_instead_of_hanging(tmp_
     (checkpoint / "latest.weights.h5").write_bytes(b"")
     (checkpoint / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
     logs = run_two_workers(tmp_path, expected_codes=(2, 2))
-    for log in logs:
-        assert "error: the workers' backups end at different epochs (0, 1;" in log
+    # Worker 1's backup is damaged besides (an empty weights file, no history): it says so, and worker 0,
+    # told through the same collective, stops too instead of waiting for it.
+    assert "error: the workers' backups end at different epochs (-1, 0; this worker's: 0)" in logs[0]
+    assert f"error: the backup file {tmp_path / 'w1.backup-worker1' / 'checkpoint'}" in logs[1]
     assert not (tmp_path / "w0").exists()
 
 
@@ -130,3 +132,47 @@ def test_full_batches_drops_the_short_last_batch_and_keeps_the_count():
     kept = distribute.full_batches(dataset, 8, 20)
     assert int(kept.cardinality()) == 2
     assert [int(images.shape[0]) for images, _ in kept] == [8, 8]
+
+
+def test_a_worker_killed_mid_epoch_stops_the_other_and_the_same_commands_resume(tmp_path):
+    """SIGKILL of worker 1 mid-epoch: worker 0 stops within a bounded time with one clear line; the two
+    commands started again resume, every epoch once, with the same weights on both workers."""
+    import signal
+    import time
+
+    global ARGS
+    saved, ARGS = ARGS, [*ARGS[: ARGS.index("--epochs")], "--epochs", "6", *ARGS[ARGS.index("--epochs") + 2 :]]
+    try:
+        cluster = [f"127.0.0.1:{port}" for port in free_ports(2)]
+        workers = [start_worker(i, cluster, str(tmp_path / f"w{i}"), tmp_path / f"w{i}.log") for i in range(2)]
+        deadline = time.time() + 240
+        while "Epoch 3/6" not in (tmp_path / "w1.log").read_text() and time.time() < deadline:
+            time.sleep(0.2)
+        workers[1].send_signal(signal.SIGKILL)
+        killed = time.time()
+        try:
+            code = workers[0].wait(timeout=120)
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+        stopped_after = time.time() - killed
+        log0 = (tmp_path / "w0.log").read_text()
+        assert code != 0 and stopped_after < 90, log0[-3000:]
+        last = [line for line in log0.strip().splitlines() if line.strip()][-1]
+        assert last.startswith("error: another worker stopped (worker 1 stopped answering"), log0[-3000:]
+        assert "start every worker again with the same command to resume." in last and code == 4
+        assert not (tmp_path / "w0").exists()
+
+        cluster = [f"127.0.0.1:{port}" for port in free_ports(2)]
+        workers = [start_worker(i, cluster, str(tmp_path / f"w{i}"), tmp_path / f"r{i}.log") for i in range(2)]
+        codes = [worker.wait(timeout=300) for worker in workers]
+        logs = [(tmp_path / f"r{i}.log").read_text() for i in range(2)]
+        assert codes == [0, 0], "\n\n".join(log[-3000:] for log in logs)
+        assert all("resuming from the backup" in log for log in logs)
+        digests = [re.search(r"trainable weights sha256 (\w+)", log).group(1) for log in logs]
+        assert digests[0] == digests[1]
+        epochs = [int(line.split(",")[0]) for line in (tmp_path / "w0" / "history.csv").read_text().splitlines()[1:]]
+        assert epochs == [0, 1, 2, 3, 4, 5]
+    finally:
+        ARGS = saved

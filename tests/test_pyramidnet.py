@@ -71,7 +71,7 @@ def test_basic_model_follows_the_plan():
     names = [layer.name for layer in model.layers]
     assert "stem_bn" in names and "stem_relu" not in names
     assert model.get_layer("head_bn").gamma.shape == (64,)
-    assert model.get_layer("predictions_dense").kernel.shape == (64, 10)
+    assert model.get_layer("predictions").kernel.shape == (64, 10)
     assert reszoo.trainable_params(model) == 310_845
 
 

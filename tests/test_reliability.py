@@ -139,7 +139,8 @@ def test_a_second_run_on_the_same_backup_is_refused_at_once(tmp_path, capsys):
 
 
 def test_a_stale_lock_of_a_killed_run_is_taken_over(tmp_path):
-    (tmp_path / "out.backup.lock").write_text("pid 999999")  # its process is gone, and so is its flock
+    (tmp_path / "out.backup").mkdir()
+    (tmp_path / "out.backup" / "run.lock").write_text("pid 999999")  # its process is gone, and so is its flock
     assert rerun(tmp_path, "--epochs", "1") == 0
     assert sorted(os.listdir(tmp_path)) == ["out"]  # the lock file goes with the backup
 

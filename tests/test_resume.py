@@ -104,8 +104,8 @@ def test_a_diverging_run_exits_3_naming_the_epoch_and_keeps_the_last_good_backup
     assert arrays and all(np.all(np.isfinite(a)) for a in arrays)
 
     # A rerun with a sane rate resumes from the good backup.
-    summary = train.run([*argv, "--warmup-epochs", "1", "--warmup-lr", "0.01", "--lr", "0.1"])
-    assert summary["resumed_at_epoch"] == 1
+    summary = train.run([*argv, "--warmup-epochs", "1", "--warmup-lr", "0.01", "--lr", "0.1", "--resume-with-changes"])
+    assert summary["resumed_at_epoch"] == 1 and summary["resumed_with_changes"] == {"lr": [1e6, 0.1]}
     assert [int(r["epoch"]) for r in read_rows(out / "history.csv")] == [0, 1, 2]
     assert not backup.exists()
 
@@ -117,7 +117,7 @@ def test_a_backup_of_another_model_is_refused(tmp_path, capsys):
     assert train.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: backup dir {tmp_path / 'out.backup'} holds a run with other model, build_kwargs")
-    assert "model='resnet20'" in err and "remove it or pass another --backup-dir" in err
+    assert "model='resnet20'" in err and "remove the backup dir or pass another --backup-dir" in err
     assert sorted(os.listdir(tmp_path)) == ["out.backup"]
 
 

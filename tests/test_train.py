@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import reszoo
 from reszoo import augment, data, recipes, schedules, train
@@ -851,3 +852,34 @@ def test_ema_differs_from_the_raw_weights_and_is_what_fit_leaves_in_the_model():
 def test_bad_regulariser_flags_exit_2(flags, message, capsys):
     assert train.main([*TINY, "--dataset", "synthetic:16", *flags]) == 2
     assert re.match("error: " + message, capsys.readouterr().err.strip())
+
+
+def test_export_format_writes_onnx_beside_the_savedmodel(tmp_path):
+    summary = tiny_run(tmp_path, "--epochs", "1", "--export-format", "onnx", "--export-format", "onnx")
+    assert summary["config"]["export_formats"] == ["onnx"]
+    out = tmp_path / "out"
+    assert {"model.onnx", "model_uint8.onnx", "saved_model.pb", "class_names.json"} <= set(os.listdir(out))
+    images = np.random.default_rng(0).integers(0, 256, size=(3, 8, 8, 3)).astype("uint8")
+    from_onnx = reszoo.load(str(out / "model.onnx")).predict(images)
+    from_saved_model = reszoo.load(str(out)).predict(images)
+    np.testing.assert_allclose(from_onnx, from_saved_model, atol=1e-5)
+
+
+def test_init_from_fine_tunes_an_export_on_a_folder_with_other_classes(tmp_path, capsys):
+    tiny_run(tmp_path, "--epochs", "1", name="source")  # 10 synthetic classes
+    for split, count in (("train", 4), ("test", 2)):
+        for name in ("ant", "bee", "cat"):
+            (tmp_path / "folder" / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = np.random.default_rng(i).integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / "folder" / split / name / f"{i}.png")
+    argv = [*TINY, "--dataset", f"folder:{tmp_path / 'folder'}", "--epochs", "1", "--batch-size", "4", "--seed", "0"]
+    capsys.readouterr()
+    summary = train.run([*argv, "--init-from", str(tmp_path / "source"), "--export-dir", str(tmp_path / "tuned")])
+    out = capsys.readouterr().out
+    assert f"--init-from {tmp_path / 'source'}: " in out and "predictions" in out, out
+    assert summary["num_classes"] == 3 and summary["config"]["init_from"] == str(tmp_path / "source")
+    assert train.main([*argv, "--init-from", str(tmp_path / "nowhere"), "--export-dir", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --init-from {tmp_path / 'nowhere'}: ") and "\n" not in err, err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.backup").exists()

@@ -20,6 +20,9 @@ library versions, backend and date):
     cache, per-image augmentation, batching) delivers on its own, next to
     FastResNet-20's training images/s measured in the same run: the pipeline
     must be several times faster so it never starves training.
+``formats --model NAME [--batch-sizes 1,64]``
+    Size on disk and inference images/s (``reszoo.load(...).predict`` on uint8 batches) of one
+    model exported as SavedModel, ONNX (onnxruntime) and LiteRT, alternating round by round.
 ``params [--skip-slow] [--markdown]``
     Trainable parameters of every preset against the paper's printed count
     and the official code's exact count.

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from reszoo import cli
-from reszoo.bench import envs, params, pipeline, profile, throughput, units, variants
+from reszoo.bench import envs, formats, params, pipeline, profile, throughput, units, variants
 from reszoo.bench.machine import WrongBackendError, machine_line
 from reszoo.bench.timing import PRECISIONS
 
@@ -29,6 +29,7 @@ COMMANDS: dict[str, ModuleType] = {
     "variants": variants,
     "envs": envs,
     "profile": profile,
+    "formats": formats,
 }
 _JIT_CHOICES = {"true": True, "false": False, "auto": "auto"}
 
@@ -44,6 +45,19 @@ def parse_depths(text: str) -> list[int]:
             f"expected comma-separated depths of the form 6n+2 (8, 20, 56, 110, ...). Received: {text!r}"
         )
     return depths
+
+
+def parse_batch_sizes(text: str) -> list[int]:
+    """``"1,64"`` -> ``[1, 64]``: positive batch sizes."""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive batch sizes, e.g. 1,64. Received: {text!r}"
+        )
+    return sizes
 
 
 def parse_set_item(text: str) -> tuple[str, Any]:
@@ -143,6 +157,13 @@ def build_parser() -> cli.ArgumentParser:
     p.add_argument("--repeats", type=cli.positive_int, default=3, help="processes per environment, alternating (3)")
     _model_args(p)
     _timing_args(p, steps=10, rounds=3, warmup=3)
+
+    p = sub.add_parser("formats", help="size and inference images/s of one model as SavedModel, ONNX, LiteRT")
+    _builder_args(p)
+    p.add_argument("--batch-sizes", type=parse_batch_sizes, default=[1, 64], help="comma-separated (1,64)")
+    p.add_argument("--images", type=cli.positive_int, default=256, help="images per timed round and batch size (256)")
+    p.add_argument("--rounds", type=cli.positive_int, default=3, help="alternating rounds (3)")
+    p.add_argument("--markdown", action="store_true", help="print a markdown table")
 
     for p in sub.choices.values():
         p.add_argument("--out", default=None, help="also write the result as JSON to this file")

@@ -98,11 +98,15 @@ def bn_relu(x, *, name: str):
 
 
 def classifier(x, num_classes: int, activation: str | None, *, name: str = "predictions"):
-    """Global average pool and the dense classifier; softmax computed in float32."""
+    """Global average pool and the dense classifier; softmax computed in float32.
+
+    The Dense layer is always ``name`` ("predictions"), with or without ``activation``, so weight files
+    and converted checkpoints address it by one name; the float32 activation after it is ``probabilities``.
+    """
     x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
-    x = dense(num_classes, name=name + "_dense" if activation else name)(x)
+    x = dense(num_classes, name=name)(x)
     if activation:
-        x = keras.layers.Activation(activation, dtype="float32", name=name)(x)
+        x = keras.layers.Activation(activation, dtype="float32", name="probabilities")(x)
     return x
 
 

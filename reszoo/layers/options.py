@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 
@@ -22,10 +23,15 @@ import keras
 @dataclass(frozen=True)
 class BuildOptions:
     """``weight_decay``: L2(weight_decay / 2) on every trainable weight (0: none).
-    ``fused_bn``: ``FusedBatchNormalization`` (True) or Keras' own ``BatchNormalization``."""
+    ``fused_bn``: ``FusedBatchNormalization`` (True) or Keras' own ``BatchNormalization``.
+    ``include_top``, ``pooling``, ``input_tensor``: keras.applications' head and input arguments,
+    read by ``reszoo.models.common.model_inputs`` / ``finish`` (checked by ``reszoo.build``)."""
 
     weight_decay: float = 0.0
     fused_bn: bool = True
+    include_top: bool = True
+    pooling: str | None = None
+    input_tensor: Any = None
 
     def regularizer(self) -> keras.regularizers.Regularizer | None:
         """L2(wd / 2), whose gradient is Torch SGD's ``wd * w``; None without weight decay."""

@@ -201,12 +201,15 @@ def attention(
 
     inputs = model_inputs(input_shape)
     x = conv(inputs, width, name="stem_conv")
+    stages = []
     for stage, (stride, mask_depth) in enumerate(zip(STAGE_STRIDES, mask_depths, strict=True), start=1):
         out_filters = 4 * width * 2 ** (stage - 1)
         x = units(x, 1, out_filters, stride=stride, name=f"stage{stage}_transition")
         for module in range(1, m + 1):
             x = attention_module(x, p=p, t=t, r=r, mask_depth=mask_depth, name=f"stage{stage}_module{module}")
+        stages.append(x)
     x = units(x, FINAL_UNITS, x.shape[-1], name="stage4_unit")
+    stages.append(x)
     x = bn_relu(x, name="head")
     return finish(
         inputs,
@@ -214,6 +217,7 @@ def attention(
         num_classes=num_classes,
         classifier_activation=classifier_activation,
         name=name or f"attention{depth}",
+        stages=stages,
     )
 
 

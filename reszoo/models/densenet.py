@@ -149,15 +149,22 @@ def densenet(
 
     inputs = model_inputs(input_shape)
     x = conv(inputs, stem_filters, name="stem_conv")
+    stages = []
     for block_index, block in enumerate(plan, start=1):
         for layer_index in range(1, block.layers + 1):
             x = dense_layer(x, growth_rate, bottleneck, dropout, name=f"block{block_index}_layer{layer_index}")
+        stages.append(x)  # a dense block's output, before its transition (keras-hub's DenseNet pyramid)
         if block.transition_filters is not None:
             x = transition(x, block.transition_filters, dropout, name=f"transition{block_index}")
     x = bn_relu(x, name="head")
     default_name = f"densenet{'_bc' if bottleneck and compression < 1 else ''}{depth}_k{growth_rate}"
     return finish(
-        inputs, x, num_classes=num_classes, classifier_activation=classifier_activation, name=name or default_name
+        inputs,
+        x,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        name=name or default_name,
+        stages=stages,
     )
 
 

@@ -22,6 +22,7 @@ to live with that, all options here:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -125,6 +126,22 @@ def efficientnet_backbone(variant: str, input_shape, *, cifar_stem: bool = False
     return backbone
 
 
+def stage_outputs(backbone: keras.Model, x) -> list:
+    """The outputs of keras' seven MBConv stages (the last layer of ``block1*`` ... ``block7*``) on ``x``.
+
+    The backbone is a nested model, so its inner tensors are not the outer model's: a second,
+    multi-output view of the same layers (weights shared, not part of the model's graph) is called on
+    the backbone's input tensor instead.
+    """
+    last: dict[int, keras.layers.Layer] = {}
+    for layer in backbone.layers:
+        match = re.match(r"block(\d+)[a-z]+_", layer.name)
+        if match:
+            last[int(match.group(1))] = layer
+    outputs = [last[stage].output for stage in sorted(last)]
+    return list(keras.Model(backbone.input, outputs, name=f"{BACKBONE_NAME}_stages")(x))
+
+
 @register_family("efficientnet", weight_decay=1e-5, normalizes_inputs=True, smoke=dict(variant="b0"))
 def efficientnet(
     variant: str = "b0",
@@ -197,14 +214,20 @@ def efficientnet(
             + (f", resolution={resolution!r}" if resolution is not None else "")
         )
     backbone = efficientnet_backbone(variant, tuple(x.shape[1:]), cifar_stem=cifar_stem, weights=weights)
+    stages = stage_outputs(backbone, x)
     x = backbone(x)
-    if dropout:
+    if dropout and options.current().include_top:  # the classifier's dropout: not part of a backbone
         # Whole-channel dropout before the (linear) average pool equals the paper's
         # dropout on the pooled vector, and lets the shared GAP + dense head finish the model.
         x = keras.layers.SpatialDropout2D(dropout, name="head_dropout")(x)
     default_name = f"efficientnet_{variant}" + ("_cifar_stem" if cifar_stem else "")
     model = finish(
-        inputs, x, num_classes=num_classes, classifier_activation=classifier_activation, name=name or default_name
+        inputs,
+        x,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        name=name or default_name,
+        stages=stages,
     )
     # The backbone's layers come from keras.applications, not from reszoo's conv/BN helpers, so they
     # cannot be created regularised: the build's weight decay is put on them after the build (the one

@@ -18,7 +18,7 @@ from reszoo.layers import batch_norm, bn_relu, conv, linear_survival
 from reszoo.layers.shakedrop import SeparatedStochasticDepth, ShakeDrop
 from reszoo.models.common import check_choice, check_rate, finish, model_inputs, units_from_depth
 from reszoo.registry import register_family, register_presets
-from reszoo.units import UNIT_OPS, UnitSpec, residual_unit
+from reszoo.units import UNIT_OPS, UnitSpec, ends_stage, residual_unit
 
 STEM_WIDTH = 16
 STAGES = 3
@@ -146,8 +146,11 @@ def pyramidnet(
 
     inputs = model_inputs(input_shape)
     x = batch_norm(conv(inputs, STEM_WIDTH, name="stem_conv"), name="stem_bn")
-    for spec, drop_prob in zip(plan, drop_probs, strict=True):
+    stages = []
+    for index, (spec, drop_prob) in enumerate(zip(plan, drop_probs, strict=True)):
         x = pyramid_unit(x, spec, ops, regularizer, drop_prob)
+        if ends_stage(plan, index):
+            stages.append(x)
     x = bn_relu(x, name="head")
     return finish(
         inputs,
@@ -155,6 +158,7 @@ def pyramidnet(
         num_classes=num_classes,
         classifier_activation=classifier_activation,
         name=name or default_name(depth, alpha, bottleneck, shakedrop, sepdrop),
+        stages=stages,
     )
 
 

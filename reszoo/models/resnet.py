@@ -21,6 +21,10 @@ from reszoo.units import SHORTCUTS, UNIT_OPS, run_plan, stage_plan
 
 WIDTHS = (16, 32, 64)
 PREACT_UNITS = ("preact", "no_first_relu", "bn_end", "no_first_relu_bn_end")
+# Stem and head forms of the pre-activation family: the paper's bare conv stem and BN-ReLU head by default;
+# "conv_bn_relu" / "none" is pytorchcv's SE-PreResNet (the architecture of its CIFAR checkpoints).
+STEMS = ("conv", "conv_bn_relu")
+HEADS = ("bn_relu", "none")
 DEPTH_RULES = {False: dict(layers_per_unit=2, extra=2), True: dict(layers_per_unit=3, extra=2)}  # by bottleneck
 
 
@@ -37,8 +41,14 @@ def cifar_resnet(
     input_shape,
     classifier_activation,
     name: str,
+    stem: str | None = None,
+    head: str | None = None,
 ) -> keras.Model:
-    """The shared CIFAR ResNet skeleton; the families below only choose its options."""
+    """The shared CIFAR ResNet skeleton; the families below only choose its options.
+
+    ``stem`` ("conv" or "conv_bn_relu") and ``head`` ("bn_relu" or "none") default to the unit's
+    own: conv-BN-ReLU and no head for post-activation units, a bare conv and BN-ReLU otherwise.
+    """
     check_choice("bottleneck", bottleneck, (False, True))
     if bottleneck and "bottleneck" not in UNIT_OPS[unit]:
         raise ValueError(f"Unit {unit!r} has no bottleneck form. Received: bottleneck=True, unit={unit!r}")
@@ -49,12 +59,14 @@ def cifar_resnet(
     n = units_from_depth(depth, **DEPTH_RULES[bottleneck])
     ops = UNIT_OPS[unit]["bottleneck" if bottleneck else "basic"]
     post_activation = unit == "post"
+    stem = check_choice("stem", stem or ("conv_bn_relu" if post_activation else "conv"), STEMS)
+    head = check_choice("head", head or ("none" if post_activation else "bn_relu"), HEADS)
 
     inputs = model_inputs(input_shape)
-    if post_activation:
-        x = bn_relu(conv(inputs, WIDTHS[0], name="stem_conv"), name="stem")
-    else:
-        x = conv(inputs, WIDTHS[0], name="stem_conv")
+    x = conv(inputs, WIDTHS[0], name="stem_conv")
+    if stem == "conv_bn_relu":
+        x = bn_relu(x, name="stem")
+    stages: list = []
     x = run_plan(
         x,
         stage_plan((n, n, n), WIDTHS),
@@ -65,10 +77,13 @@ def cifar_resnet(
         dropout=dropout,
         attention=attention,
         drop_path=drop_path,
+        stage_outputs=stages,
     )
-    if not post_activation:
+    if head == "bn_relu":
         x = bn_relu(x, name="head")
-    return finish(inputs, x, num_classes=num_classes, classifier_activation=classifier_activation, name=name)
+    return finish(
+        inputs, x, num_classes=num_classes, classifier_activation=classifier_activation, name=name, stages=stages
+    )
 
 
 @register_family("resnet", weight_decay=1e-4, smoke=dict(depth=8, shortcut="avg", drop_path=0.5))
@@ -133,6 +148,8 @@ def preact_resnet(
     drop_path: float = 0.0,
     dropout: float = 0.0,
     attention: str | None = None,
+    stem: str = "conv",
+    head: str = "bn_relu",
     *,
     num_classes: int = 10,
     input_shape=(32, 32, 3),
@@ -154,6 +171,10 @@ def preact_resnet(
             (the official code's projections, fed by the shared BN-ReLU) and
             "A" for basic units.
         drop_path, dropout, attention: as for ``resnet``.
+        stem: str. "conv" (default: the paper's bare 3x3 conv) or
+            "conv_bn_relu" (pytorchcv's SE-PreResNet).
+        head: str. "bn_relu" (default: BN-ReLU before pooling) or "none"
+            (pytorchcv's SE-PreResNet pools the last unit's sum directly).
 
     Published: preact ResNet-164 1.7M (exact 1,703,258), ResNet-1001 10.2M
     (exact 10,327,706); preact ResNet-110 1.7M.
@@ -171,6 +192,8 @@ def preact_resnet(
         input_shape=input_shape,
         classifier_activation=classifier_activation,
         name=name or f"preact_resnet{depth}",
+        stem=stem,
+        head=head,
     )
 
 

@@ -16,7 +16,7 @@ import keras
 from reszoo.layers import bn_relu, conv
 from reszoo.models.common import check_positive_int, finish, model_inputs, units_from_depth
 from reszoo.registry import register_family, register_presets
-from reszoo.units import UnitSpec, residual_unit, stage_plan
+from reszoo.units import UnitSpec, ends_stage, residual_unit, stage_plan
 
 STEM_WIDTH = 64
 STAGE_OUTPUTS = (256, 512, 1024)
@@ -87,14 +87,18 @@ def resnext(
 
     inputs = model_inputs(input_shape)
     x = bn_relu(conv(inputs, STEM_WIDTH, name="stem_conv"), name="stem")
-    for spec in stage_plan((n, n, n), STAGE_OUTPUTS):
+    plan, stages = stage_plan((n, n, n), STAGE_OUTPUTS), []
+    for index, spec in enumerate(plan):
         x = resnext_block(x, spec, cardinality=cardinality, bottleneck_width=bottleneck_width)
+        if ends_stage(plan, index):
+            stages.append(x)
     return finish(
         inputs,
         x,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
         name=name or f"resnext{depth}_{cardinality}x{bottleneck_width}d",
+        stages=stages,
     )
 
 

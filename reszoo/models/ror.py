@@ -44,6 +44,11 @@ Choices where the paper is ambiguous (documented for the presets too):
 * Stochastic depth ("+SD") drops the units' residual branches only, with
   Huang et al.'s linear decay over all units; the group-level shortcuts are
   never dropped.
+
+``downsample="max_pool"`` (base "resnet", RoR-3 only) is pytorchcv's RoR-3, the architecture of its
+CIFAR checkpoints (``reszoo.convert``): every unit and level-2 shortcut has stride 1, and groups 1-2
+end with ReLU then a 2x2 max-pool (``stage{s}_pool``); the level-1 shortcut keeps stride 4. pytorchcv
+names it by 6n+8 (its ``ror3_56`` has n=8 units per group, reszoo's ``depth=50``).
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ from reszoo.units import UNIT_OPS, UnitSpec, residual_unit, stage_plan
 BASE_WIDTHS = (16, 32, 64)
 STEM_WIDTH = 16
 LEVELS = (2, 3)
+DOWNSAMPLES = ("stride", "max_pool")
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,26 @@ def level_shortcut(x, filters: int, stride: int, *, name: str, with_bn: bool):
     return batch_norm(s, name=f"{name}_proj_bn") if with_bn else s
 
 
-def ror_body(x, plan: list[UnitSpec], *, base: RoRBase, levels: int, drop_path: float, dropout, attention):
-    """Stack the units group by group and add the level-2 and level-1 shortcuts."""
+def ror_body(
+    x,
+    plan: list[UnitSpec],
+    *,
+    base: RoRBase,
+    levels: int,
+    drop_path: float,
+    dropout,
+    attention,
+    downsample: str = "stride",
+    stage_outputs: list | None = None,
+):
+    """Stack the units group by group and add the level-2 and level-1 shortcuts.
+
+    ``stage_outputs``, if given, receives each group's output (after its group-level adds and ReLU,
+    before a max-pool), in order: the model's ``pyramid_outputs``.
+
+    ``downsample="max_pool"``: the plan's strides are all 1 and groups other than the last end with
+    ReLU and a 2x2 max-pool (pytorchcv's RoR-3).
+    """
     ops = UNIT_OPS[base.unit]["basic"]
     stages = sorted({spec.stage for spec in plan})
     root, position = x, 0
@@ -150,10 +174,16 @@ def ror_body(x, plan: list[UnitSpec], *, base: RoRBase, levels: int, drop_path: 
             x = keras.layers.Add(name=f"stage{stage}_level2_add")([x, middle])
         if last_stage:
             total_stride = math.prod(spec.stride for spec in plan)
+            if downsample == "max_pool":
+                total_stride = 2 ** (len(stages) - 1)
             top = level_shortcut(root, group[-1].filters, total_stride, name="level1", with_bn=base.post_activation)
             x = keras.layers.Add(name="level1_add")([x, top])
         if deferred_relu:
             x = relu(x, name=f"stage{stage}_out_relu")
+        if stage_outputs is not None:
+            stage_outputs.append(x)
+        if downsample == "max_pool" and not last_stage:
+            x = keras.layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
     return x
 
 
@@ -172,6 +202,7 @@ def ror(
     drop_path: float = 0.0,
     dropout: float = 0.0,
     attention: str | None = None,
+    downsample: str = "stride",
     *,
     num_classes: int = 10,
     input_shape=(32, 32, 3),
@@ -199,6 +230,10 @@ def ror(
             presets use 0.5). Defaults to 0.
         dropout: float. Dropout between a unit's convs. Defaults to 0.
         attention: None, "se" or "cbam" on every unit's branch. Defaults to None.
+        downsample: str. "stride" (default: the first unit of groups 2-3 and
+            their level-2 shortcuts have stride 2) or "max_pool" (base
+            "resnet", levels 3: pytorchcv's RoR-3, stride-1 units and ReLU +
+            2x2 max-pool after groups 1-2; see the module docstring).
 
     Published: RoR-3-WRN58-4+SD 13.3M, C10 3.77, C100 19.73 (the paper's
     CIFAR comparison table and abstract).
@@ -219,13 +254,31 @@ def ror(
     drop_path = check_rate("drop_path", drop_path)
     dropout = check_rate("dropout", dropout)
     check_attention(attention)
+    check_choice("downsample", downsample, DOWNSAMPLES)
+    if downsample == "max_pool" and (base != "resnet" or levels != 3):
+        raise ValueError(
+            "downsample='max_pool' is pytorchcv's RoR-3: it needs base='resnet' and levels=3. "
+            f"Received: downsample={downsample!r}, base={base!r}, levels={levels!r}"
+        )
 
     inputs = model_inputs(input_shape)
     x = conv(inputs, STEM_WIDTH, name="stem_conv")
     if spec.post_activation:
         x = bn_relu(x, name="stem")
-    plan = stage_plan((n, n, n), [w * width for w in BASE_WIDTHS])
-    x = ror_body(x, plan, base=spec, levels=levels, drop_path=drop_path, dropout=dropout, attention=attention)
+    strides = (1, 1, 1) if downsample == "max_pool" else (1, 2, 2)
+    plan = stage_plan((n, n, n), [w * width for w in BASE_WIDTHS], strides)
+    stages: list = []
+    x = ror_body(
+        x,
+        plan,
+        base=spec,
+        levels=levels,
+        drop_path=drop_path,
+        dropout=dropout,
+        attention=attention,
+        downsample=downsample,
+        stage_outputs=stages,
+    )
     if not spec.post_activation:
         x = bn_relu(x, name="head")
     return finish(
@@ -234,6 +287,7 @@ def ror(
         num_classes=num_classes,
         classifier_activation=classifier_activation,
         name=name or default_name(base, levels, depth, width),
+        stages=stages,
     )
 
 

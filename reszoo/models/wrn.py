@@ -93,6 +93,7 @@ def wrn(
 
     inputs = model_inputs(input_shape)
     x = conv(inputs, STEM_WIDTH, name="stem_conv")
+    stages: list = []
     x = run_plan(
         x,
         stage_plan((n, n, n), wrn_widths(width)),
@@ -103,10 +104,13 @@ def wrn(
         dropout=dropout,
         attention=attention,
         drop_path=drop_path,
+        stage_outputs=stages,
     )
     x = bn_relu(x, name="head")
     name = name or f"wrn{depth}_{width}"
-    return finish(inputs, x, num_classes=num_classes, classifier_activation=classifier_activation, name=name)
+    return finish(
+        inputs, x, num_classes=num_classes, classifier_activation=classifier_activation, name=name, stages=stages
+    )
 
 
 _WRN = "Zagoruyko & Komodakis 2016, Wide Residual Networks, Table 4"

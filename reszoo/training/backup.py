@@ -24,7 +24,7 @@ CHECKPOINT_DIR, EPOCH_SECONDS_FILE, WARMUP_FILE, RUN_FILE = (
     "warmup.json",
     "run.json",
 )
-BEST_WEIGHTS_FILE, LOGS_DIR = "best.weights.h5", "logs"
+BEST_WEIGHTS_FILE, LOGS_DIR, LOCK_FILE = "best.weights.h5", "logs", "run.lock"
 # Arguments that must match for a backup to be resumed: the weights' shapes and the data depend on them.
 RESUME_KEYS = ("model", "build_kwargs", "dataset", "image_size", "val_split", "precision", "seed")
 # Settings that may differ on a resume without --resume-with-changes: where things go and what is printed.
@@ -149,12 +149,15 @@ class Backup:
     # ---- one run at a time
 
     def lock(self) -> None:
-        """Take the backup dir's lock (``<backup dir>.lock``) for this process, or refuse at once.
+        """Take the backup dir's lock (``<backup dir>/run.lock``) for this process, or refuse at once.
 
         An advisory ``flock``: the kernel drops it when the process ends, however it ends, so the
-        lock of a killed run is stale by construction and the next run simply takes it.
+        lock of a killed run is stale by construction and the next run simply takes it. The backup
+        dir is created for it (and removed again by ``release`` if nothing else was written).
         """
-        self._lock_path = self.path.rstrip(os.sep) + ".lock"
+        self._created = not os.path.isdir(self.path)
+        os.makedirs(self.path, exist_ok=True)
+        self._lock_path = os.path.join(self.path, LOCK_FILE)
         handle = open(self._lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -173,7 +176,8 @@ class Backup:
         self._lock = handle
 
     def release(self) -> None:
-        """Drop the lock and its file (a run that ends normally leaves nothing beside the export)."""
+        """Drop the lock and its file, and the backup dir if the lock was all it held (a run refused
+        before it opened the backup leaves nothing)."""
         handle = getattr(self, "_lock", None)
         if handle is None:
             return
@@ -181,6 +185,9 @@ class Backup:
             os.unlink(self._lock_path)
         handle.close()
         self._lock = None
+        if self._created:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.path)  # only if empty
 
     def _drop_partial_history_line(self) -> None:
         """A kill in the middle of a CSV row leaves it without its newline; the next run's rows would

@@ -13,6 +13,8 @@ STRATEGIES = ("auto", "mirrored", "multiworker", "default")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 SCHEDULES = ("step", "cosine")
 SCHEDULE_UNITS = ("epoch", "iteration")
+# reszoo.export.FORMATS (the SavedModel is always written; the others on request).
+EXPORT_FORMATS = ("saved_model", "onnx", "litert")
 
 # What a run uses with --recipe none (and --recipe auto finds no recipe): the FastResNet schedule (the seed,
 # Sec. 3.2; REFERENCE.md), with the model family's own paper weight decay (FastResNet's is 1e-4).

@@ -14,11 +14,19 @@ from typing import Any
 # Nothing here imports TensorFlow: --help and a bad flag answer at once (the run imports it).
 from reszoo import cli, recipes
 from reszoo.recipes import RECIPES
-from reszoo.training.choices import AUGMENTATIONS, DEFAULTS, PRECISIONS, SCHEDULE_UNITS, SCHEDULES, STRATEGIES
+from reszoo.training.choices import (
+    AUGMENTATIONS,
+    DEFAULTS,
+    EXPORT_FORMATS,
+    PRECISIONS,
+    SCHEDULE_UNITS,
+    SCHEDULES,
+    STRATEGIES,
+)
 
 DEFAULT_MODEL = "fast_resnet20"
 RECIPE_CHOICES = ("auto", "none", *RECIPES)
-EXIT_USAGE, EXIT_DIVERGED = cli.EXIT_USAGE, 3
+EXIT_USAGE, EXIT_DIVERGED, EXIT_WORKER_LOST = cli.EXIT_USAGE, 3, 4
 # Builder arguments that training decides; --set may not change them.
 RESERVED_SET_KEYS = {
     "num_classes": "it comes from the dataset",
@@ -34,6 +42,10 @@ _Parser = cli.ArgumentParser
 
 class _DivergedForCli(Exception):
     """A ``DivergenceError`` with the command line's hint on what to do next (exit status 3)."""
+
+
+class _WorkerLostForCli(Exception):
+    """``loop.WorkerLostError``: another multiworker worker stopped (exit status 4)."""
 
 
 class _ListRecipes(argparse.Action):
@@ -231,6 +243,22 @@ def _add_reliability_arguments(p: argparse.ArgumentParser) -> None:
         help="output folder (default saved_models/<model>-<dataset>-<timestamp>); must not exist or be empty",
     )
     p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="SOURCE",
+        help="fine-tune: start from the weights of an export folder, a .keras / .weights.h5 file or "
+        "pytorchcv:NAME (same architecture; with another class count the classifier starts afresh)",
+    )
+    p.add_argument(
+        "--export-format",
+        dest="export_formats",
+        action="append",
+        choices=EXPORT_FORMATS,
+        default=None,
+        help="also export as onnx (onnxruntime) or litert (.tflite), repeatable; the SavedModel is always written "
+        "(python -m reszoo.export adds formats to an existing export)",
+    )
+    p.add_argument(
         "--serving-dir",
         default=None,
         help="also copy the SavedModel into TF Serving's layout, SERVING_DIR/<next version>/ (reszoo.export)",
@@ -268,7 +296,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 for bad input, 3 when training diverged)."""
-    return cli.run_main(_run_for_cli, argv, {UsageError: EXIT_USAGE, _DivergedForCli: EXIT_DIVERGED})
+    errors = {UsageError: EXIT_USAGE, _DivergedForCli: EXIT_DIVERGED, _WorkerLostForCli: EXIT_WORKER_LOST}
+    return cli.run_main(_run_for_cli, argv, errors)
 
 
 def dry_run(args: argparse.Namespace) -> str:
@@ -307,7 +336,7 @@ def _run_for_cli(argv: list[str]) -> None:
         print(dry_run(args))
         return
     from reszoo.callbacks import DivergenceError
-    from reszoo.training.loop import run  # TensorFlow is imported only for a run, not for --help
+    from reszoo.training.loop import WorkerLostError, run  # TensorFlow is imported only for a run, not for --help
 
     try:
         run(args)
@@ -315,7 +344,9 @@ def _run_for_cli(argv: list[str]) -> None:
         raise
     except KeyboardInterrupt:  # before the backup was opened
         raise cli.Interrupted("interrupted before training started; nothing was written.") from None
+    except WorkerLostError as error:
+        raise _WorkerLostForCli(str(error)) from None
     except DivergenceError as error:
-        hint = f"{error} Nothing was exported; a rerun with a lower --lr resumes from the backup."
+        hint = f"{error} Nothing was exported; a rerun with a lower --lr and --resume-with-changes resumes from the backup."
     if hint is not None:
         raise _DivergedForCli(hint)

@@ -89,6 +89,8 @@ class TrainConfig:
     mix_prob: float = 1.0
     ema: float | None = None
     resume_with_changes: bool = False
+    init_from: str | None = None  # fine-tune from an export, a .keras / .weights.h5 file or pytorchcv:NAME
+    export_formats: tuple[str, ...] = ()  # beside the SavedModel, which every export has: onnx, litert
     # How the iteration warm-up's length came about (the recipe's, scaled; or as given): for the log.
     warmup_origin: str = dataclasses.field(default="", compare=False)
 
@@ -129,6 +131,7 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         values["overrides"] = dict(self.overrides)
         values["milestones"] = list(self.milestones)
+        values["export_formats"] = list(self.export_formats)
         return values
 
     @classmethod
@@ -143,6 +146,7 @@ class TrainConfig:
         items = overrides.items() if isinstance(overrides, dict) else overrides
         values["overrides"] = tuple(sorted((str(k), v) for k, v in items))
         values["milestones"] = tuple(values.get("milestones") or ())
+        values["export_formats"] = tuple(values.get("export_formats") or ())
         values["build_kwargs"] = dict(values.get("build_kwargs") or {})
         return cls(**values)
 
@@ -172,6 +176,7 @@ class TrainConfig:
         values["recipe"] = self.recipe_choice
         values["milestones"] = list(self.milestones) or None
         values["mix_prob"] = self.mix_prob if (self.mixup or self.cutmix) else None  # a flag only with mixing
+        values["export_formats"] = list(self.export_formats) or None
         values["list_recipes"] = values["dry_run"] = False
         return argparse.Namespace(**values)
 
@@ -189,6 +194,7 @@ class TrainConfig:
                 flags += _flag(name, getattr(self, name))
         if self.schedule == "step":
             flags += ["--milestones", ",".join(map(str, self.milestones)) or "none"]
+        flags += [arg for name in self.export_formats for arg in ("--export-format", name)]
         prefix = "" if self.fused_bn else "RESZOO_FUSED_BN=0 "
         return prefix + "python -m reszoo.train " + " ".join(shlex.quote(f) for f in flags)
 
@@ -224,6 +230,7 @@ _COMMAND_LINE_ORDER = (
     "jit",
     "seed",
     "deterministic",
+    "init_from",
     "export_dir",
     "serving_dir",
     "backup_dir",
@@ -318,6 +325,10 @@ def resolve(args: argparse.Namespace, recipe: str | None = None, info: data.Data
         build_kwargs=build_kwargs,
         fused_bn=registry.default_fused_bn() if fused_bn is None else bool(fused_bn),
         warmup_origin=warmup_origin,
+        # The SavedModel is always written; the others once each, in the order given.
+        export_formats=tuple(
+            dict.fromkeys(f for f in (getattr(args, "export_formats", None) or ()) if f != "saved_model")
+        ),
     )
     return TrainConfig.from_dict(settings)
 

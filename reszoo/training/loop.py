@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -41,9 +42,16 @@ from reszoo.callbacks import (
     SafeBackupAndRestore,
     StopOnDivergence,
 )
-from reszoo.export import HISTORY_FILE, check_export_dir, export_for_serving, staged_export, write_model_files
+from reszoo.export import (
+    HISTORY_FILE,
+    check_export_dir,
+    export_for_serving,
+    staged_export,
+    write_formats,
+    write_model_files,
+)
 from reszoo.schedules import TrainingSchedule
-from reszoo.training.backup import LOGS_DIR, Backup
+from reszoo.training.backup import LOGS_DIR, Backup, BackupError
 from reszoo.training.config import (
     TrainConfig,
     builder_arguments,
@@ -64,6 +72,7 @@ NOT_TRAINING_KEYS = (
     "build_kwargs",
     "warmup_origin",
     "resume_with_changes",
+    "export_formats",
 )
 log = cli.logger("train")  # "[reszoo.train] message"
 
@@ -138,17 +147,28 @@ def train_and_export(config: TrainConfig, strategy, bundle: data.DatasetBundle, 
         schedule = training_schedule(config, steps)
         compile_model(model, config, schedule)
         distribute.fix_fit_for_multiworker(model)
-    resumed_at = backup.open(run_record(config), allow_changes=config.resume_with_changes)
+    initialise_from(config, model, backup)  # before the backup is opened: a bad source leaves nothing
+    refused: BackupError | None = None
+    try:
+        resumed_at = backup.open(run_record(config), allow_changes=config.resume_with_changes)
+    except BackupError as error:  # under multiworker the others must hear of it, or they wait forever
+        if not distribute.is_multiworker(strategy):
+            raise
+        refused, resumed_at = error, -1
     try:
         distribute.check_same_resume_epoch(strategy, resumed_at)
     except ValueError as error:
-        raise UsageError(str(error)) from None
+        raise refused or UsageError(str(error)) from None
     log_start(config, net, bundle, strategy, backup, resumed_at, steps)
     callbacks, named = make_callbacks(config, backup, schedule)
     try:
         fit(config, model, training_set(config, bundle, strategy), bundle, callbacks, backup)
     except KeyboardInterrupt as stop:
         raise interrupted(stop, backup) from None
+    except (tf.errors.UnavailableError, tf.errors.AbortedError) as error:
+        if not distribute.is_multiworker(strategy):
+            raise
+        raise worker_lost(error, backup) from None
     columns, rows = backup.merged_history()
     final = final_metrics(config, model, bundle, backup, rows)
     summary = make_summary(config, model, net, bundle, strategy, rows, named, final, steps)
@@ -271,8 +291,32 @@ def interrupted(stop: KeyboardInterrupt, backup: Backup) -> cli.Interrupted:
     done = backup.resumed_epoch()
     kind = cli.Terminated if isinstance(stop, cli.Terminated) else cli.Interrupted
     what = "terminated" if kind is cli.Terminated else "interrupted"
-    kept = f"the backup of epochs 0-{done - 1}" if done > 1 else ("the backup of epoch 0" if done else "the backup")
-    return kind(f"{what} in epoch {done}: {kept} is in {backup.path}; the same command resumes from there.")
+    return kind(
+        f"{what} in epoch {done}: {_what_is_kept(done)} is in {backup.path}; the same command resumes from there."
+    )
+
+
+def _what_is_kept(done: int) -> str:
+    """The backup of ``done`` completed epochs, in words."""
+    return f"the backup of epochs 0-{done - 1}" if done > 1 else ("the backup of epoch 0" if done else "the backup")
+
+
+class WorkerLostError(RuntimeError):
+    """Under multiworker, another worker stopped mid-training (killed, preempted): exit status 4."""
+
+
+def worker_lost(error: Exception, backup: Backup) -> WorkerLostError:
+    """The one line a worker prints when a peer vanished: which, where the backup is, how to resume."""
+    # TensorFlow names the unhealthy tasks after "unhealthy"; the op's own device (this worker) comes first.
+    text = str(error)
+    tasks = sorted(set(re.findall(r"/job:worker/(?:replica:\d+/)?task:(\d+)", text.partition("unhealthy")[2])))
+    who = f"worker {', '.join(tasks)}" if tasks else "another worker"
+    done = backup.resumed_epoch()
+    return WorkerLostError(
+        f"another worker stopped ({who} stopped answering: {type(error).__name__}) in epoch {done}; "
+        f"{_what_is_kept(done)} is in "
+        f"{backup.path}; start every worker again with the same command to resume."
+    )
 
 
 def run_record(config: TrainConfig) -> dict[str, Any]:
@@ -371,6 +415,24 @@ def training_set(config: TrainConfig, bundle: data.DatasetBundle, strategy) -> t
     if distribute.is_multiworker(strategy):
         train = distribute.full_batches(train, config.batch_size, bundle.train_size)
     return train
+
+
+def initialise_from(config: TrainConfig, model: keras.Model, backup: Backup) -> None:
+    """``--init-from``: the source's weights (``reszoo.convert.init_from``), logged; a resumed run's come
+    from its backup instead."""
+    if not config.init_from:
+        return
+    if backup.resumed_epoch():
+        log(f"--init-from {config.init_from}: not applied, the run resumes from its backup's weights")
+        return
+    from reszoo import convert  # torch only for pytorchcv: sources
+
+    try:
+        messages = convert.init_from(model, config.init_from)
+    except (ValueError, OSError) as error:
+        raise UsageError(f"--init-from {config.init_from}: {error}") from None
+    for message in messages:
+        log(f"--init-from {config.init_from}: {message}")
 
 
 def steps_per_epoch(config: TrainConfig, bundle: data.DatasetBundle, strategy) -> int:
@@ -712,6 +774,9 @@ def export(config: TrainConfig, model, strategy, bundle, backup: Backup, summary
     assert config.export_dir is not None  # filled in by run()
     with staged_export(config.export_dir) as staging:
         write_model_files(model, staging, class_names=bundle.class_names, summary=summary)
+        if config.export_formats:
+            for path in write_formats(model, staging, config.export_formats):
+                log(f"exported {os.path.basename(path)}")
         write_history(os.path.join(staging, HISTORY_FILE), *history)
         if config.tensorboard and os.path.isdir(backup.logs):
             shutil.copytree(backup.logs, os.path.join(staging, LOGS_DIR))

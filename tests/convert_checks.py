@@ -1,0 +1,75 @@
+"""Random-initialised pytorchcv checkpoints and the comparison every weights-table entry gets.
+
+``random_checkpoint(name, path)`` builds pytorchcv's own model for a table entry, randomises every
+BatchNorm's affine parameters and statistics (so that a BN mapped to the wrong layer shows), rescales
+the classifier so that the probabilities stay informative (a saturated softmax would hide
+differences), puts it in eval mode and writes its state dict to ``path``. ``torch_probabilities``
+runs it on uint8 images with pytorchcv's normalisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from reszoo.convert import pytorchcv as cv
+
+TARGET_LOGIT_STD = 2.0
+
+
+def random_images(count: int = 8, seed: int = 0) -> np.ndarray:
+    """Random uint8 RGB images, (count, 32, 32, 3)."""
+    return np.random.default_rng(seed).integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
+
+
+def torch_probabilities(net: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+    """pytorchcv's probabilities for uint8 NHWC images: ToTensor (0-1), Normalize(mean, std), softmax."""
+    with torch.no_grad():
+        logits = net(_normalized(images))
+    return torch.softmax(logits.double(), dim=1).numpy()
+
+
+def _normalized(images: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+    return (x - torch.tensor(cv.PYTORCHCV_MEAN).view(1, 3, 1, 1)) / torch.tensor(cv.PYTORCHCV_STD).view(1, 3, 1, 1)
+
+
+def _randomise_batch_norms(net: torch.nn.Module, calibration: torch.Tensor, generator: torch.Generator) -> None:
+    """Random gamma / beta, then running statistics measured on ``calibration`` and perturbed at random.
+
+    Measured first, as training leaves them: purely random statistics that do not fit the activations
+    make a deep random network amplify every rounding difference exponentially (its outputs then
+    depend on float32 noise, in PyTorch as in Keras), which a trained network does not do.
+    """
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for module in norms:
+            n = module.num_features
+            module.weight.copy_(0.4 + 0.4 * torch.rand(n, generator=generator))
+            module.bias.copy_(0.1 * torch.randn(n, generator=generator))
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average: one batch sets the batch's statistics
+        net.train()
+        net(calibration)
+        net.eval()
+        for module in norms:
+            n = module.num_features
+            std = module.running_var.sqrt()
+            module.running_mean.add_(0.02 * std * torch.randn(n, generator=generator))
+            module.running_var.mul_(0.96 + 0.08 * torch.rand(n, generator=generator))
+            module.momentum = 0.1
+
+
+def random_checkpoint(name: str, path, *, seed: int = 0, images: np.ndarray | None = None) -> torch.nn.Module:
+    """Write a random-initialised pytorchcv ``name`` (eval mode, random BN) to ``path``; return the model."""
+    torch.manual_seed(seed)
+    net = cv.reference_model(cv.entry(name))
+    _randomise_batch_norms(net, _normalized(random_images(16, seed + 100)), torch.Generator().manual_seed(seed))
+    images = random_images() if images is None else images
+    with torch.no_grad():
+        logits = net(_normalized(images))
+        scale = TARGET_LOGIT_STD / max(float(logits.std()), 1e-6)
+        net.output.weight.mul_(scale)
+        net.output.bias.mul_(scale)
+    torch.save(net.state_dict(), path)
+    return net
