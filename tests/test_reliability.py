@@ -256,3 +256,33 @@ def test_total_downsampling_follows_the_strides(name, factor):
     import reszoo
 
     assert loop.total_downsampling(reszoo.build(name)) == factor
+
+
+def test_ctrl_c_in_tune_prints_one_line_naming_the_project(tmp_path):
+    for split, count in (("train", 8), ("test", 2)):
+        for index, name in enumerate(("cat", "dog")):
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = np.full((8, 8, 3), 100 * index + i, np.uint8)
+                Image.fromarray(pixels).save(tmp_path / "data" / split / name / f"{i}.png")
+    project = tmp_path / "project"
+    argv = ["--family", "fast_resnet", "--epochs", "200", "--dataset", f"folder:{tmp_path / 'data'}"]
+    argv += ["--project-dir", str(project), "--space", "depth=8", "--space", "attention=none", "--no-export"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log = open(tmp_path / "tune.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reszoo.tune", *argv], stdout=log, stderr=subprocess.PIPE, text=True, env=env
+    )
+    deadline = time.time() + 180
+    while "Epoch 3/200" not in (tmp_path / "tune.log").read_text() and time.time() < deadline:
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    log.close()
+    assert process.returncode == 130, err
+    last = [line for line in err.strip().splitlines() if line.strip()][-1]
+    assert last == (
+        f"interrupted: the search and its trials' backups are in {project}; the same command resumes (the "
+        "interrupted trial at its last completed epoch)."
+    ), err
+    assert "Traceback" not in err, err
