@@ -33,7 +33,8 @@ def import_tensorflow_quietly() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # Level 3 also hides the first device probe's "failed call to cuInit" on machines without a GPU.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         import tensorflow  # noqa: F401
     finally:
         os.dup2(saved, 2)

@@ -233,11 +233,16 @@ def test_help_does_not_import_tensorflow(argv, code):
         assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
 
 
-def test_a_run_keeps_tensorflow_start_up_lines_off_the_terminal():
+def test_a_run_keeps_tensorflow_start_up_lines_off_the_terminal(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     argv = [sys.executable, "-m", "reszoo.train", *TINY, "--epochs", "0"]  # refused after the config resolved
     done = subprocess.run(argv, capture_output=True, text=True, env=env)
     assert done.returncode == 2 and done.stderr == "error: --epochs must be >= 1. Received: --epochs=0\n", done.stderr
+    # Past TensorFlow's import and its first device probe (the strategy), refused at the data: still one line.
+    argv = [sys.executable, "-m", "reszoo.train", "--dataset", "cifar10", "--data-dir", str(tmp_path / "none")]
+    done = subprocess.run([*argv, "--export-dir", str(tmp_path / "out")], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and done.stderr.startswith("error: cifar10 is not prepared"), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
 
 
 def test_images_smaller_than_the_networks_downsampling_are_refused(tmp_path, capsys):
