@@ -134,6 +134,7 @@ def test_full_batches_drops_the_short_last_batch_and_keeps_the_count():
     assert [int(images.shape[0]) for images, _ in kept] == [8, 8]
 
 
+@pytest.mark.slow  # about 50 s of two workers on 2 cores: make test-all runs it
 def test_a_worker_killed_mid_epoch_stops_the_other_and_the_same_commands_resume(tmp_path):
     """SIGKILL of worker 1 mid-epoch: worker 0 stops within a bounded time with one clear line; the two
     commands started again resume, every epoch once, with the same weights on both workers."""
