@@ -3,7 +3,7 @@
 Parametrized over ``reszoo.registry.families()``: a family registers its smoke configuration with
 ``register_family(..., smoke=...)`` and gets these tests without writing any, as keras-hub gives every
 family one ``TestCase`` and timm tests every ``list_models()`` entry. Each check is its own test so that
-pytest-xdist spreads the families over the workers.
+pytest-xdist spreads the families over the workers. The assertions live in the checks themselves.
 """
 
 import pytest

@@ -139,7 +139,7 @@ class Backup:
 
         try:
             with h5py.File(path, "r"):
-                pass
+                pass  # opening is the check: a truncated or foreign file raises OSError here
         except OSError as error:
             self._refuse(path, f"is damaged ({' '.join(str(error).split())})")
 

@@ -251,7 +251,7 @@ def check_writable(path: str, what: str) -> None:
         parent = os.path.dirname(parent) or "."
     try:
         with tempfile.NamedTemporaryFile(dir=parent, prefix=".reszoo-write-check-"):
-            pass
+            pass  # creating (and removing) the probe file is the check
     except OSError as error:
         raise UsageError(
             f"the {what} {path} cannot be written: {parent} is not writable ({error.strerror}). "
