@@ -15,7 +15,8 @@ Keras has the learning-rate scheduler, the CSV logger, the progress bar and
   Raising instead skips both, so the last good backup stays.
 - ``SafeBackupAndRestore``: ``keras.callbacks.BackupAndRestore`` that refuses
   to back up non-finite weights (a loss can stay finite for a step after the
-  weights overflow).
+  weights overflow) and writes its backup atomically, Ctrl-C and SIGTERM held
+  until it is complete (Keras writes its two files in place).
 - ``IterationWarmup``: He et al.'s warm-up, counted in iterations: a constant
   low rate until the training accuracy reaches a threshold or a number of
   iterations has passed, then the epoch schedule's rate.
@@ -34,13 +35,24 @@ import time
 import keras
 import numpy as np
 
+from reszoo import cli
+
 
 def write_json_atomic(path: str, data) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and an atomic rename."""
+    """Write ``data`` as JSON to ``path`` through a temporary file and an atomic rename.
+
+    Ctrl-C and SIGTERM wait until the file is in place (``cli.interrupts_deferred``), so no
+    temporary file is left behind either.
+    """
     temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, default=str)  # default: odd --set values (sets, bytes)
-    os.replace(temporary, path)
+    with cli.interrupts_deferred():
+        try:
+            with open(temporary, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=1, default=str)  # default: odd --set values (sets, bytes)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
 
 
 def read_json(path: str | None, default):
@@ -179,7 +191,25 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
                 epoch=self._epoch,
                 last_finite_loss=None,
             )
-        super()._save_model()
+        self._save_atomically()
+
+    def _save_atomically(self) -> None:
+        # Keras' _save_model writes the weights and then the metadata in place: a Ctrl-C, SIGTERM or
+        # crash between or inside the writes leaves a half file or new weights beside the old epoch.
+        # Here each file is written beside its place and moved in (os.replace), metadata last, with
+        # the signals held until both are in: the backup is the previous epoch's or this one's.
+        with cli.interrupts_deferred():
+            os.makedirs(self.backup_dir, exist_ok=True)
+            temporary = f"{self._weights_path}.partial-{os.getpid()}.weights.h5"
+            try:
+                self.model.save_weights(temporary, overwrite=True)
+                os.replace(temporary, self._weights_path)
+            finally:
+                if os.path.exists(temporary):
+                    os.remove(temporary)
+            write_json_atomic(
+                self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+            )
 
 
 class IterationWarmup(keras.callbacks.Callback):

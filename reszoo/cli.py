@@ -67,6 +67,30 @@ def signals_as_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is over, then act as they would have (for a write that must finish).
+
+    A signal raises its exception at whatever Python line runs when it arrives; inside a file write
+    that leaves half a file. Here the handlers only note the signal; on leaving the block the previous
+    handlers come back and the noted signal is raised again, so ``Interrupted``/``Terminated`` (or
+    Python's default) follow the complete write.
+    """
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
+    pending: list[int] = []
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, frame: pending.append(signum)) for signum in watched}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """An ``argparse.ArgumentParser`` that raises ``UsageError`` instead of printing usage and exiting."""
 

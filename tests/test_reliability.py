@@ -11,12 +11,13 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
 
 from reszoo import cli, data, train
-from reszoo.callbacks import EpochTimer
+from reszoo.callbacks import EpochTimer, SafeBackupAndRestore
 from reszoo.training import loop
 from reszoo.training.backup import Backup
 
@@ -173,6 +174,62 @@ def test_stale_partial_exports_are_removed(tmp_path):
 
 
 # Signals ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("signum", "kind"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, cli.Terminated)])
+def test_a_signal_in_a_deferred_block_acts_when_the_block_is_over(signum, kind):
+    steps = []
+    with pytest.raises(kind), cli.signals_as_interrupts():
+        with cli.interrupts_deferred():
+            signal.raise_signal(signum)
+            steps.append("the write went on")
+        steps.append("not reached")
+    assert steps == ["the write went on"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def tiny_backup(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    backup = SafeBackupAndRestore(str(tmp_path / "b"))
+    backup.set_model(model)
+    return model, backup
+
+
+def test_sigterm_during_a_backup_waits_until_both_files_are_written(tmp_path, monkeypatch):
+    # The CI failure this answers: SIGTERM inside Keras' in-place metadata write left an empty
+    # training_metadata.json, and the run ended in a JSONDecodeError traceback.
+    model, backup = tiny_backup(tmp_path)
+    save_weights = model.save_weights
+
+    def signalled_save(filepath, **kwargs):
+        signal.raise_signal(signal.SIGTERM)
+        save_weights(filepath, **kwargs)
+
+    monkeypatch.setattr(model, "save_weights", signalled_save)
+    with pytest.raises(cli.Terminated), cli.signals_as_interrupts():
+        backup.on_epoch_end(4)
+    assert sorted(os.listdir(tmp_path / "b")) == ["latest.weights.h5", "training_metadata.json"]
+    assert json.loads((tmp_path / "b" / "training_metadata.json").read_text()) == {"epoch": 5, "batch": 0}
+    monkeypatch.undo()
+    model.layers[0].kernel.assign([[7.0], [8.0]])
+    model.load_weights(tmp_path / "b" / "latest.weights.h5")
+    assert model.layers[0].kernel.numpy().ravel().tolist() != [7.0, 8.0]
+
+
+def test_a_backup_that_fails_midway_leaves_the_previous_epoch_whole(tmp_path, monkeypatch):
+    model, backup = tiny_backup(tmp_path)
+    backup.on_epoch_end(0)
+    before = {name: (tmp_path / "b" / name).read_bytes() for name in os.listdir(tmp_path / "b")}
+
+    def full_disk(filepath, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model, "save_weights", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        backup.on_epoch_end(1)
+    assert {name: (tmp_path / "b" / name).read_bytes() for name in os.listdir(tmp_path / "b")} == before
 
 
 @pytest.mark.parametrize(
