@@ -81,14 +81,14 @@ def interrupts_deferred() -> Iterator[None]:
         return
     pending: list[int] = []
     watched = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, lambda signum, frame: pending.append(signum)) for signum in watched}
+    previous = {watch: signal.signal(watch, lambda signum, frame: pending.append(signum)) for watch in watched}
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        for signum in dict.fromkeys(pending):
-            signal.raise_signal(signum)
+        for watch, handler in previous.items():
+            signal.signal(watch, handler)
+        for noted in dict.fromkeys(pending):
+            signal.raise_signal(noted)
 
 
 class ArgumentParser(argparse.ArgumentParser):
