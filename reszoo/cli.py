@@ -124,11 +124,16 @@ def parse_key_value(text: str, *, what: str = "KEY", example: str = "depth=56") 
     key, raw = key.strip(), raw.strip()
     if not sep or not key.isidentifier() or not raw:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY {what}, e.g. {example}. Received: {text!r}")
+    return key, literal(raw)
+
+
+def literal(text: str) -> Any:
+    """``text`` through ``ast.literal_eval`` (as ``--set`` and ``reszoo.tune``'s ``--space`` read values), else
+    the string itself."""
     try:
-        value = ast.literal_eval(raw)
+        return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        value = raw
-    return key, value
+        return text
 
 
 def add_dataset_arguments(p: argparse.ArgumentParser) -> None:

@@ -59,14 +59,18 @@ import shutil
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from reszoo import cli
 from reszoo.cli import UsageError
+
+# Keras and TensorFlow are imported by the functions that use them, not here: `python -m reszoo.export --help`
+# and a bad flag answer at once, and `reszoo.predict` reads this module's file names without TensorFlow.
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 SERVE_FLOAT = "serve"
 SERVE_UINT8 = "serve_uint8"
@@ -136,6 +140,9 @@ def export_saved_model(model: keras.Model, path: str | os.PathLike) -> str:
     (``training=False``: BN moving statistics, no dropout / drop-path).
     ``serve`` comes first, so it is also ``serving_default``.
     """
+    import keras
+    import tensorflow as tf
+
     path = os.fspath(path)
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -153,9 +160,11 @@ def image_shape(model: keras.Model) -> tuple[int, int, int]:
     return tuple(int(d) for d in shape)  # type: ignore[return-value]
 
 
-def input_spec(model: keras.Model, dtype: tf.DType = tf.float32) -> tf.TensorSpec:
+def input_spec(model: keras.Model, dtype: tf.DType | str = "float32") -> tf.TensorSpec:
     """``images``: ``(None, H, W, C)`` of ``dtype``, the input of every exported entry point."""
-    return tf.TensorSpec((None, *image_shape(model)), dtype, name=INPUT_NAME)
+    import tensorflow as tf
+
+    return tf.TensorSpec((None, *image_shape(model)), tf.as_dtype(dtype), name=INPUT_NAME)
 
 
 def shape_checked(model: keras.Model):
@@ -164,6 +173,8 @@ def shape_checked(model: keras.Model):
     A SavedModel's signatures (``serving_default``, what TF Serving calls) do not check the shapes
     their inputs declare; without this a 16x16 or one-channel batch returns probabilities.
     """
+    import tensorflow as tf
+
     height, width, channels = image_shape(model)
 
     def serve(images):
@@ -215,6 +226,8 @@ def check_formats(formats: str | Sequence[str]) -> tuple[str, ...]:
 
 def uint8_model(model: keras.Model) -> keras.Model:
     """``model`` behind a uint8 input: the same graph, a cast in front (what ``serve_uint8`` runs)."""
+    import keras
+
     images = keras.Input(shape=image_shape(model), dtype="uint8", name=INPUT_NAME)
     return keras.Model(images, model(keras.ops.cast(images, "float32")), name=f"{model.name}_uint8")
 
@@ -244,6 +257,7 @@ def _graph_grouped_convs() -> Iterator[None]:
     op (ONNX ``Conv(group=...)``, LiteRT ``CONV_2D``). Used only while tracing for those formats;
     the SavedModel keeps Keras' own path, which runs on TensorFlow's CPU.
     """
+    import tensorflow as tf
     from keras.src.backend.tensorflow import nn as tf_nn
 
     keras_conv = tf_nn.conv
@@ -277,6 +291,7 @@ def onnx_proto(model: keras.Model, dtype: tf.DType):
     would have to feed. Here the traced function is frozen first (every capture a constant), then
     converted with ``tf2onnx.convert.from_graph_def``.
     """
+    import tensorflow as tf
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
@@ -297,14 +312,17 @@ def onnx_proto(model: keras.Model, dtype: tf.DType):
     return proto
 
 
-def export_onnx_file(model: keras.Model, path: str, dtype: tf.DType = tf.float32) -> str:
+def export_onnx_file(model: keras.Model, path: str, dtype: tf.DType | str = "float32") -> str:
     """Write one ONNX file taking ``dtype`` images; loaded and run once by onnxruntime.
 
     Raises:
         ExportFormatError: naming the layer that tf2onnx or onnxruntime cannot handle.
     """
+    import tensorflow as tf
+
     from reszoo.runtimes import OnnxRunner
 
+    dtype = tf.as_dtype(dtype)
     try:
         proto = onnx_proto(model, dtype)
         with open(path, "wb") as f:
@@ -315,15 +333,18 @@ def export_onnx_file(model: keras.Model, path: str, dtype: tf.DType = tf.float32
     return path
 
 
-def export_litert_file(model: keras.Model, path: str, dtype: tf.DType = tf.float32) -> str:
+def export_litert_file(model: keras.Model, path: str, dtype: tf.DType | str = "float32") -> str:
     """Write one LiteRT file taking ``dtype`` images with ``model.export(format="litert")``.
 
     Builtin ops only: Keras allows Flex (TensorFlow) ops, which the LiteRT runtime (ai-edge-litert)
     cannot run, so a layer that needs one would fail only when loaded; here it fails the conversion,
     naming the layer. The file is then loaded and run once by LiteRT.
     """
+    import tensorflow as tf
+
     from reszoo.runtimes import LiteRTRunner
 
+    dtype = tf.as_dtype(dtype)
     exported = model if dtype == tf.float32 else uint8_model(model)
     builtins = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     try:
@@ -339,12 +360,16 @@ def export_litert_file(model: keras.Model, path: str, dtype: tf.DType = tf.float
 
 def export_onnx(model: keras.Model, directory: str) -> list[str]:
     """Write ``model.onnx`` (float32 ``images``) and ``model_uint8.onnx`` (uint8), output ``output_0``."""
+    import tensorflow as tf
+
     files = zip(FORMAT_FILES[ONNX], (tf.float32, tf.uint8), strict=True)
     return [export_onnx_file(model, os.path.join(directory, name), dtype) for name, dtype in files]
 
 
 def export_litert(model: keras.Model, directory: str) -> list[str]:
     """Write ``model.tflite`` (float32 ``images``) and ``model_uint8.tflite`` (uint8), output ``output_0``."""
+    import tensorflow as tf
+
     files = zip(FORMAT_FILES[LITERT], (tf.float32, tf.uint8), strict=True)
     return [export_litert_file(model, os.path.join(directory, name), dtype) for name, dtype in files]
 
@@ -423,6 +448,13 @@ def add_formats(export_dir: str | os.PathLike, formats: str | Sequence[str]) -> 
             f"{source} is not an export folder with a Keras model: it has no {KERAS_FILE} "
             "(export folders are written by reszoo.train or reszoo.export.export_model)."
         )
+    import keras
+
+    # model.keras names reszoo's registered classes (its layers, reszoo.backbone.Functional), which
+    # ``import reszoo`` alone no longer registers: without this, a fresh ``python -m reszoo.export``
+    # could not load it ("Could not locate class 'ZeroPadShortcut'").
+    import reszoo.models  # noqa: F401
+
     model = keras.models.load_model(keras_file)
     with staged_update(source) as staging:
         written = write_formats(model, staging, formats)

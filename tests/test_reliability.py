@@ -320,7 +320,10 @@ def test_total_downsampling_follows_the_strides(name, factor):
     assert loop.total_downsampling(reszoo.build(name)) == factor
 
 
-def test_ctrl_c_in_tune_prints_one_line_naming_the_project(tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "status", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_ctrl_c_and_sigterm_in_tune_print_one_line_naming_the_project(tmp_path, signum, status, word):
     for split, count in (("train", 8), ("test", 2)):
         for index, name in enumerate(("cat", "dog")):
             (tmp_path / "data" / split / name).mkdir(parents=True)
@@ -338,13 +341,13 @@ def test_ctrl_c_in_tune_prints_one_line_naming_the_project(tmp_path):
     deadline = time.time() + 180
     while "Epoch 3/200" not in (tmp_path / "tune.log").read_text() and time.time() < deadline:
         time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     log.close()
-    assert process.returncode == 130, err
+    assert process.returncode == status, err
     last = [line for line in err.strip().splitlines() if line.strip()][-1]
     assert last == (
-        f"interrupted: the search and its trials' backups are in {project}; the same command resumes (the "
+        f"{word}: the search and its trials' backups are in {project}; the same command resumes (the "
         "interrupted trial at its last completed epoch)."
     ), err
     assert "Traceback" not in err, err

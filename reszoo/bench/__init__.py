@@ -73,25 +73,47 @@ Examples::
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+# The command line and its choices import no TensorFlow (``python -m reszoo.bench --help`` answers at once);
+# the rest loads on first use, as ``reszoo.bench.<name>``.
+from reszoo.bench.choices import PRECISIONS, VARIANTS, WrongBackendError, parse_environment
 from reszoo.bench.cli import build_parser, main, parse_depths, parse_set_item, render, run
-from reszoo.bench.envs import parse_environment
-from reszoo.bench.flops import FlopCount, count_forward_macs
-from reszoo.bench.machine import WrongBackendError, machine_info, machine_line, onednn_enabled, peak_memory
-from reszoo.bench.params import params_match, params_rows
-from reszoo.bench.profile import op_time_breakdown
-from reszoo.bench.tables import format_table
-from reszoo.bench.timing import (
-    CIFAR_TRAIN_IMAGES,
-    PRECISIONS,
-    Timing,
-    compile_for_training,
-    inference_steps,
-    side_by_side,
-    synthetic_batches,
-    train_steps,
-)
-from reszoo.bench.units import PAPER_EPOCH_SECONDS, UNIT_KINDS
-from reszoo.bench.variants import VARIANTS, with_fused_batch_norm, with_keras_batch_norm, without_batch_norm
+
+_LAZY = {
+    "FlopCount": "flops",
+    "count_forward_macs": "flops",
+    "machine_info": "machine",
+    "machine_line": "machine",
+    "onednn_enabled": "machine",
+    "peak_memory": "machine",
+    "params_match": "params",
+    "params_rows": "params",
+    "op_time_breakdown": "profile",
+    "format_table": "tables",
+    "CIFAR_TRAIN_IMAGES": "timing",
+    "Timing": "timing",
+    "compile_for_training": "timing",
+    "inference_steps": "timing",
+    "side_by_side": "timing",
+    "synthetic_batches": "timing",
+    "train_steps": "timing",
+    "PAPER_EPOCH_SECONDS": "units",
+    "UNIT_KINDS": "units",
+    "with_fused_batch_norm": "variants",
+    "with_keras_batch_norm": "variants",
+    "without_batch_norm": "variants",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CIFAR_TRAIN_IMAGES",

@@ -9,28 +9,20 @@ another backend is one ``error:`` line and exit status 1.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 from reszoo import cli
-from reszoo.bench import envs, formats, params, pipeline, profile, throughput, units, variants
-from reszoo.bench.machine import WrongBackendError, machine_line
-from reszoo.bench.timing import PRECISIONS
+from reszoo.bench.choices import PRECISIONS, PROFILE_VARIANTS, VARIANTS, WrongBackendError, parse_environment
 
 EXIT_WRONG_BACKEND = 1
-# Subcommand -> its module, which has ``run(args) -> dict`` and ``render(result, markdown) -> str``.
-COMMANDS: dict[str, ModuleType] = {
-    "units": units,
-    "throughput": throughput,
-    "pipeline": pipeline,
-    "params": params,
-    "variants": variants,
-    "envs": envs,
-    "profile": profile,
-    "formats": formats,
-}
+# The subcommands, each a module ``reszoo.bench.<name>`` with ``run(args) -> dict`` and ``render(result,
+# markdown) -> str``. Imported when the command runs (``command_module``), not here: the modules import Keras and
+# so TensorFlow (~5 s), and ``--help`` or a bad flag answers without them (``reszoo.bench.choices``).
+COMMANDS = ("units", "throughput", "pipeline", "params", "variants", "envs", "profile", "formats")
 _JIT_CHOICES = {"true": True, "false": False, "auto": "auto"}
 
 
@@ -132,14 +124,13 @@ def build_parser() -> cli.ArgumentParser:
 
     p = sub.add_parser("variants", help="fused BN / XLA variants of one model's training step (TensorFlow)")
     _builder_args(p)
-    choices = variants.VARIANTS
-    p.add_argument("--variant", action="append", choices=choices, help=f"repeatable (all: {', '.join(choices)})")
+    p.add_argument("--variant", action="append", choices=VARIANTS, help=f"repeatable (all: {', '.join(VARIANTS)})")
     _model_args(p)
     _timing_args(p, steps=10, rounds=5, warmup=3)
 
     p = sub.add_parser("profile", help="kernel time per TF op type in one model's training step (TensorFlow)")
     _builder_args(p)
-    p.add_argument("--variant", choices=profile.PROFILE_VARIANTS, default="fused_bn")
+    p.add_argument("--variant", choices=PROFILE_VARIANTS, default="fused_bn")
     p.add_argument("--steps", type=cli.positive_int, default=4, help="traced steps (4)")
     p.add_argument("--warmup-steps", type=cli.positive_int, default=3, help="untraced steps first (3)")
     _model_args(p)
@@ -148,7 +139,7 @@ def build_parser() -> cli.ArgumentParser:
     p.add_argument(
         "--env",
         action="append",
-        type=envs.parse_environment,
+        type=parse_environment,
         required=True,
         metavar="K=V[,K=V]|-",
         help="an environment to compare (repeatable; '-' = unchanged), e.g. TF_ENABLE_ONEDNN_OPTS=1",
@@ -170,12 +161,16 @@ def build_parser() -> cli.ArgumentParser:
     return parser
 
 
-def render(result: dict[str, Any], markdown: bool = False) -> str:
-    """The table (or lines) of a result, by the command that produced it."""
-    command = result["command"]
+def command_module(command: str) -> ModuleType:
+    """``reszoo.bench.<command>``, the module that runs and renders ``command`` (one of ``COMMANDS``)."""
     if command not in COMMANDS:
         raise ValueError(f"Unknown command {command!r}. Known: {', '.join(COMMANDS)}.")
-    return COMMANDS[command].render(result, markdown)
+    return importlib.import_module(f"reszoo.bench.{command}")
+
+
+def render(result: dict[str, Any], markdown: bool = False) -> str:
+    """The table (or lines) of a result, by the command that produced it."""
+    return command_module(result["command"]).render(result, markdown)
 
 
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -184,7 +179,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     Raises ``UsageError`` on a bad flag and ``ValueError`` on a bad model or builder argument.
     """
     args = build_parser().parse_args(None if argv is None else list(argv))
-    result = COMMANDS[args.command].run(args)
+    result = command_module(args.command).run(args)
+    from reszoo.bench.machine import machine_line
+
     print(machine_line(result["machine"]))
     print(render(result, markdown=getattr(args, "markdown", False)))
     if args.out:

@@ -21,16 +21,6 @@ from reszoo.bench.tables import format_table
 from reszoo.bench.timing import CIFAR_TRAIN_IMAGES, settings
 
 
-def parse_environment(text: str) -> dict[str, str]:
-    """``"TF_ENABLE_ONEDNN_OPTS=1,TF_NUM_INTRAOP_THREADS=2"`` -> a dict; ``"-"`` -> no change."""
-    if text.strip() == "-":
-        return {}
-    pairs = [part.partition("=") for part in text.split(",") if part.strip()]
-    if not pairs or any(not sep or not key.strip() for key, sep, _ in pairs):
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE[,KEY=VALUE...] or '-'. Received: {text!r}")
-    return {key.strip(): value.strip() for key, _, value in pairs}
-
-
 def throughput_argv(args: argparse.Namespace) -> list[str]:
     """The ``bench throughput`` arguments each process runs: this command's model and timing flags."""
     return [

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 import reszoo
+from reszoo.bench.choices import WrongBackendError
 
 
 def machine_info() -> dict[str, Any]:
@@ -109,10 +110,6 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"{machine['date']} | {machine['platform']} | {machine['cpus_usable']} CPUs | backend {machine['backend']} "
         f"| load {machine['load_average']} | {versions}"
     )
-
-
-class WrongBackendError(RuntimeError):
-    """A TensorFlow-only command run on another Keras backend: one ``error:`` line, exit status 1."""
 
 
 def require_tensorflow(reason: str) -> None:

@@ -18,7 +18,6 @@ from reszoo.bench.tables import format_table
 from reszoo.bench.timing import compile_for_training, set_precision, settings, synthetic_batches, train_steps
 from reszoo.bench.variants import variant_model
 
-PROFILE_VARIANTS = ("keras_bn", "fused_bn", "no_bn")
 # Trace events that wrap kernels (the executor, intra-op sharding) rather than being kernels.
 _WRAPPER_EVENTS = ("Process", "ParallelFor", "ExecutorDoneCallback")
 

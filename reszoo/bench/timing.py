@@ -18,11 +18,10 @@ import keras
 import numpy as np
 
 CIFAR_TRAIN_IMAGES = 50_000
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def set_precision(precision: str) -> None:
-    """Set Keras' global dtype policy (one of ``PRECISIONS``) before the models are built."""
+    """Set Keras' global dtype policy (one of ``choices.PRECISIONS``) before the models are built."""
     keras.mixed_precision.set_dtype_policy(precision)
 
 

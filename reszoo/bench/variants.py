@@ -14,11 +14,10 @@ from typing import Any
 import keras
 
 import reszoo
+from reszoo.bench.choices import VARIANTS
 from reszoo.bench.machine import machine_info, require_tensorflow
 from reszoo.bench.tables import format_table
 from reszoo.bench.timing import compile_for_training, set_precision, settings, synthetic_batches, timed_training
-
-VARIANTS = ("keras_bn", "fused_bn", "xla", "fused_bn+xla", "no_bn")
 
 
 def _with_batch_norm_class(model: keras.Model, batch_norm_class: type) -> keras.Model:

@@ -10,21 +10,40 @@ checkpoint is read.
 
 from __future__ import annotations
 
-from reszoo.convert.pytorchcv import (
-    CLASS_NAMES,
-    PYTORCHCV_MEAN,
-    PYTORCHCV_STD,
-    Conversion,
-    Entry,
-    WeightsUnavailableError,
-    convert,
-    entries,
-    entry,
-    from_pytorchcv,
-    normalization_layer,
-    read_checkpoint,
-)
-from reszoo.convert.transfer import init_from, load_weights  # noqa: E402
+import importlib
+from typing import Any
+
+# Loaded on first use, as in ``reszoo`` itself: ``python -m reszoo.convert --help`` and a bad flag answer without
+# importing Keras and TensorFlow (``reszoo.convert.cli`` imports this package first).
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "CLASS_NAMES",
+            "PYTORCHCV_MEAN",
+            "PYTORCHCV_STD",
+            "Conversion",
+            "Entry",
+            "WeightsUnavailableError",
+            "convert",
+            "entries",
+            "entry",
+            "from_pytorchcv",
+            "normalization_layer",
+            "read_checkpoint",
+        ),
+        "reszoo.convert.pytorchcv",
+    ),
+    **dict.fromkeys(("init_from", "load_weights"), "reszoo.convert.transfer"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CLASS_NAMES",

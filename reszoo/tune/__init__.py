@@ -79,7 +79,15 @@ tuners), ``results`` (the table, results.json, results.csv), ``search`` (one
 search from start to end) and ``cli`` (argparse, ``main``).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from reszoo.cli import UsageError
+
+# The command line and its options import no TensorFlow (``python -m reszoo.tune --help`` answers at once);
+# the rest loads on first use, as ``reszoo.tune.<name>`` or ``from reszoo.tune import <name>``.
 from reszoo.tune.cli import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -90,24 +98,6 @@ from reszoo.tune.cli import (
     parse_args,
     parse_space_item,
     run,
-)
-from reszoo.tune.hypermodel import (
-    COUNT_INPUT_SIZE,
-    MAX_CONSECUTIVE_FAILURES,
-    MAX_CONSECUTIVE_REJECTIONS,
-    TUNER_CLASSES,
-    BayesianTuner,
-    Context,
-    FamilyHyperModel,
-    HyperbandTuner,
-    ParamCounter,
-    RandomTuner,
-    SearchError,
-    SearchStopped,
-    load_bundle,
-    make_tuner,
-    open_trial_backup,
-    trial_config,
 )
 from reszoo.tune.options import (
     CONFIG_FILE,
@@ -121,29 +111,74 @@ from reszoo.tune.options import (
     TUNERS,
     SearchOptions,
 )
-from reszoo.tune.results import (
-    RESULTS_CSV,
-    RESULTS_JSON,
-    TRIAL_RECORD,
-    best_row,
-    failure_reason,
-    format_table,
-    read_trial_record,
-    results_rows,
-    trial_status,
-    write_results,
-    write_trial_record,
-)
-from reszoo.tune.search import (
-    BAYESIAN_NEEDS,
-    RESUME_KEYS,
-    check_budget,
-    check_environment,
-    open_project,
-    resolve_val_split,
-    run_search,
-)
-from reszoo.tune.spaces import NONE, SPACES, TRAINING_KNOBS, Knob, SearchSpace, search_space, supported_families
+
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "COUNT_INPUT_SIZE",
+            "MAX_CONSECUTIVE_FAILURES",
+            "MAX_CONSECUTIVE_REJECTIONS",
+            "TUNER_CLASSES",
+            "BayesianTuner",
+            "Context",
+            "FamilyHyperModel",
+            "HyperbandTuner",
+            "ParamCounter",
+            "RandomTuner",
+            "SearchError",
+            "SearchStopped",
+            "load_bundle",
+            "make_tuner",
+            "open_trial_backup",
+            "trial_config",
+        ),
+        "reszoo.tune.hypermodel",
+    ),
+    **dict.fromkeys(
+        (
+            "RESULTS_CSV",
+            "RESULTS_JSON",
+            "TRIAL_RECORD",
+            "best_row",
+            "failure_reason",
+            "format_table",
+            "read_trial_record",
+            "results_rows",
+            "trial_status",
+            "write_results",
+            "write_trial_record",
+        ),
+        "reszoo.tune.results",
+    ),
+    **dict.fromkeys(
+        (
+            "BAYESIAN_NEEDS",
+            "RESUME_KEYS",
+            "check_budget",
+            "check_environment",
+            "open_project",
+            "resolve_val_split",
+            "run_search",
+        ),
+        "reszoo.tune.search",
+    ),
+    **dict.fromkeys(
+        ("NONE", "SPACES", "TRAINING_KNOBS", "Knob", "SearchSpace", "search_space", "supported_families"),
+        "reszoo.tune.spaces",
+    ),
+}
+_SUBMODULES = ("cli", "hypermodel", "options", "results", "search", "spaces")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BAYESIAN_NEEDS",

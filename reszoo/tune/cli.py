@@ -13,15 +13,20 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+# Nothing here imports TensorFlow: --help and a bad flag answer at once. The search space (built from the model
+# modules) and the search itself are imported once the flags are read.
 from reszoo import cli
-from reszoo.callbacks import DivergenceError
 from reszoo.cli import UsageError
 from reszoo.training import cli as train_cli
-from reszoo.training.loop import dataset_tag
-from reszoo.tune.hypermodel import SearchError
-from reszoo.tune.options import DEFAULT_EPOCHS, DEFAULT_MAX_TRIALS, DEFAULT_SEED, TUNERS, SearchOptions
-from reszoo.tune.search import run_search
-from reszoo.tune.spaces import SPACES, literal, search_space
+from reszoo.tune.options import (
+    DEFAULT_EPOCHS,
+    DEFAULT_MAX_TRIALS,
+    DEFAULT_SEED,
+    FAMILIES,
+    TUNERS,
+    SearchOptions,
+    check_family,
+)
 
 EXIT_USAGE, EXIT_FAILED, EXIT_DIVERGED = cli.EXIT_USAGE, 1, train_cli.EXIT_DIVERGED
 # (flag, allowed, check) for the values argparse cannot check by type alone.
@@ -38,6 +43,11 @@ class RetrainingDiverged(RuntimeError):
     """The retraining of the best configuration diverged (exit status 3)."""
 
 
+class _FailedForCli(Exception):
+    """``hypermodel.SearchError``: trials keep failing (exit status 1), raised again as a class ``main`` can
+    map without importing keras-tuner and TensorFlow."""
+
+
 def parse_space_item(text: str) -> tuple[str, tuple[Any, ...]]:
     """``"depth=8,14"`` -> ``("depth", (8, 14))``; each value via ``ast.literal_eval``, else a string."""
     name, sep, raw = text.partition("=")
@@ -45,7 +55,7 @@ def parse_space_item(text: str) -> tuple[str, tuple[Any, ...]]:
     items = [item.strip() for item in raw.split(",")]
     if not sep or not name.isidentifier() or not all(items):
         raise argparse.ArgumentTypeError(f"expected NAME=V1[,V2...], e.g. depth=8,14. Received: {text!r}")
-    return name, tuple(literal(item) for item in items)
+    return name, tuple(cli.literal(item) for item in items)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Objective: validation accuracy on images held out from the training split. Exit status 2: "
         "bad input; 1: trials keep failing; 3: the retraining diverged.",
     )
-    p.add_argument("--family", default="fast_resnet", help=f"one of {', '.join(SPACES)} (default fast_resnet)")
+    p.add_argument("--family", default="fast_resnet", help=f"one of {', '.join(FAMILIES)} (default fast_resnet)")
     p.add_argument("--tuner", choices=TUNERS, default="random", help="keras-tuner algorithm (default random)")
     p.add_argument(
         "--max-trials",
@@ -108,6 +118,10 @@ def parse_args(argv: Sequence[str] | None = None) -> SearchOptions:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise UsageError(f"--space gives {', '.join(twice)} more than once.")
+    check_family(args.family)
+    from reszoo.training.loop import dataset_tag  # TensorFlow and the models: only once the flags are good
+    from reszoo.tune.spaces import search_space
+
     project_dir = args.project_dir or os.path.join("saved_models", f"tune-{args.family}-{dataset_tag(args.dataset)}")
     return SearchOptions(
         family=args.family,
@@ -131,11 +145,19 @@ def parse_args(argv: Sequence[str] | None = None) -> SearchOptions:
 
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """``run_search`` on the command line ``argv`` (default ``sys.argv[1:]``); see ``run_search``."""
-    return run_search(parse_args(argv))
+    options = parse_args(argv)
+    from reszoo.tune.search import run_search
+
+    return run_search(options)
 
 
 def _run_reporting_divergence(argv: list[str]) -> None:
     options = parse_args(argv)
+    from reszoo.callbacks import DivergenceError
+    from reszoo.tune.hypermodel import SearchError
+    from reszoo.tune.search import run_search
+
+    failed = None
     try:
         run_search(options)
     except cli.Interrupted as stop:
@@ -144,8 +166,12 @@ def _run_reporting_divergence(argv: list[str]) -> None:
         raise type(stop)(_interrupted_line(type(stop), options)) from None
     except KeyboardInterrupt:
         raise cli.Interrupted(_interrupted_line(cli.Interrupted, options)) from None
+    except SearchError as error:
+        failed = str(error)
     except DivergenceError as error:  # only the retraining raises it: diverged trials are recorded
         raise RetrainingDiverged(f"the retraining diverged: {error}") from error
+    if failed is not None:  # raised outside the except block, so that it holds no reference to the trials' frames
+        raise _FailedForCli(failed)
 
 
 def _interrupted_line(kind: type[cli.Interrupted], options: SearchOptions) -> str:
@@ -158,5 +184,5 @@ def _interrupted_line(kind: type[cli.Interrupted], options: SearchOptions) -> st
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (0, 1 failing trials, 2 bad input, 3 diverged)."""
-    errors = {UsageError: EXIT_USAGE, SearchError: EXIT_FAILED}
+    errors = {UsageError: EXIT_USAGE, _FailedForCli: EXIT_FAILED}
     return cli.run_main(_run_reporting_divergence, argv, {**errors, RetrainingDiverged: EXIT_DIVERGED})

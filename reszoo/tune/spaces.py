@@ -13,18 +13,17 @@ knob gives the space's smallest network. This module imports neither TensorFlow 
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from reszoo import registry
 from reszoo.cli import UsageError
 from reszoo.layers.attention import ATTENTION_KINDS
 from reszoo.layers.shake import SHAKE_LEVELS, SHAKE_MODES
 from reszoo.models import densenet, pyramidnet, resnet, resnext, shake_shake, wrn
 from reszoo.models.common import units_from_depth
+from reszoo.tune.options import check_family
 from reszoo.units import SHORTCUTS
 
 if TYPE_CHECKING:
@@ -123,14 +122,6 @@ def is_number(value) -> bool:
 def same(a, b) -> bool:
     """Equal and of the same kind (True is not 1 here)."""
     return a == b and isinstance(a, bool) == isinstance(b, bool)
-
-
-def literal(text: str):
-    """``text`` through ``ast.literal_eval`` (as ``--set`` and ``--space`` read values), else the string."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
 
 
 def show(value) -> str:
@@ -338,9 +329,6 @@ def supported_families() -> list[str]:
 
 
 def search_space(family: str) -> SearchSpace:
-    """The search space of ``family``; ``UsageError`` (a ValueError) for others."""
-    if family not in SPACES:
-        known = family in registry.families()
-        what = "has no search space in reszoo.tune" if known else "is not a reszoo family"
-        raise UsageError(f"--family {family!r} {what}. Supported: {', '.join(SPACES)}. Received: --family={family}")
+    """The search space of ``family``; ``UsageError`` (a ValueError) for others (``options.check_family``)."""
+    check_family(family)
     return SearchSpace(family, SPACES[family] + TRAINING_KNOBS)
