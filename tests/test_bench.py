@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import reszoo
 from reszoo import bench
+from reszoo.bench.machine import SPEED_FLAGS
 from reszoo.layers.fused_bn import FusedBatchNormalization
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,6 +47,11 @@ def assert_machine(machine):
     assert machine["cpu_count"] >= 1 and machine["cpus_usable"] >= 1
     assert {"python", "keras", "numpy", "reszoo"} <= set(machine["versions"])
     assert machine["date"][:4].isdigit()
+    # The CPU's name and the vector / reduced-precision extensions oneDNN picks kernels by, in every result.
+    assert machine["cpu_model"] and set(machine["cpu_flags"]) <= set(SPEED_FLAGS)
+    with open("/proc/cpuinfo") as f:
+        flags = next(line for line in f if line.startswith("flags")).split()
+    assert machine["cpu_flags"] == [flag for flag in SPEED_FLAGS if flag in flags]
 
 
 # main(argv) -> int ------------------------------------------------------------------------
@@ -120,6 +126,33 @@ def test_units_reports_three_kinds_per_depth_with_consistent_ratios(tmp_path, ca
         assert r["paper_ratio_to_resnet"] is None  # the seed timed depths 20, 56, 110, 668 only
     assert resnet["ratio_to_resnet"] == 1.0
     assert "fast_resnet8_type2" in printed and "ratio" in printed
+
+
+def test_fit_times_the_step_and_the_cli_path_of_each_kind_side_by_side(tmp_path, capsys):
+    argv = ["fit", "--depths", "8", "--kinds", "resnet,fast_type2", "--batch-size", "8", "--steps", "2"]
+    result, printed = run_cli([*argv, "--rounds", "2"], tmp_path, capsys)
+    assert_machine(result["machine"])
+    assert result["settings"]["kinds"] == ["resnet", "fast_type2"] and result["settings"]["steps"] == 2
+    rows = result["rows"]
+    assert [(r["depth"], r["kind"], r["model"]) for r in rows] == [
+        (8, "resnet", "preact_resnet8"),
+        (8, "fast_type2", "fast_resnet8_type2"),
+    ]
+    resnet, fast = rows
+    for r in rows:
+        assert len(r["step_round_images_per_second"]) == len(r["cli_round_images_per_second"]) == 2
+        assert r["cli_to_step"] == pytest.approx(r["cli_images_per_second"] / r["step_images_per_second"])
+    assert resnet["step_ratio_to_baseline"] == resnet["cli_ratio_to_baseline"] == 1.0
+    assert fast["cli_ratio_to_baseline"] == pytest.approx(
+        resnet["cli_images_per_second"] / fast["cli_images_per_second"]
+    )
+    assert "CLI / step" in printed and "fast_resnet8_type2" in printed
+
+
+def test_the_plain_list_of_unit_kinds_is_units():
+    from reszoo.bench import choices, units
+
+    assert choices.UNIT_KIND_NAMES == tuple(units.UNIT_KINDS)
 
 
 def test_paper_ratios_are_the_seeds():

@@ -67,6 +67,12 @@ BAD_FLAGS = [
     ("bench", ["units", "--bogus"], "unrecognized arguments: --bogus"),
     (
         "bench",
+        ["fit", "--kinds", "resnet,fast"],
+        "argument --kinds: expected distinct comma-separated kinds from resnet, fast_type1, fast_type2. Received: "
+        "'resnet,fast'",
+    ),
+    (
+        "bench",
         ["units", "--depths", "21"],
         "argument --depths: expected comma-separated depths of the form 6n+2 (8, 20, 56, 110, ...). Received: '21'",
     ),

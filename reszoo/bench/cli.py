@@ -16,13 +16,20 @@ from types import ModuleType
 from typing import Any
 
 from reszoo import cli
-from reszoo.bench.choices import PRECISIONS, PROFILE_VARIANTS, VARIANTS, WrongBackendError, parse_environment
+from reszoo.bench.choices import (
+    PRECISIONS,
+    PROFILE_VARIANTS,
+    UNIT_KIND_NAMES,
+    VARIANTS,
+    WrongBackendError,
+    parse_environment,
+)
 
 EXIT_WRONG_BACKEND = 1
 # The subcommands, each a module ``reszoo.bench.<name>`` with ``run(args) -> dict`` and ``render(result,
 # markdown) -> str``. Imported when the command runs (``command_module``), not here: the modules import Keras and
 # so TensorFlow (~5 s), and ``--help`` or a bad flag answers without them (``reszoo.bench.choices``).
-COMMANDS = ("units", "throughput", "pipeline", "params", "variants", "envs", "profile", "formats")
+COMMANDS = ("units", "fit", "throughput", "pipeline", "params", "variants", "envs", "profile", "formats")
 _JIT_CHOICES = {"true": True, "false": False, "auto": "auto"}
 
 
@@ -37,6 +44,17 @@ def parse_depths(text: str) -> list[int]:
             f"expected comma-separated depths of the form 6n+2 (8, 20, 56, 110, ...). Received: {text!r}"
         )
     return depths
+
+
+def parse_kinds(text: str) -> list[str]:
+    """``"resnet,fast_type1"`` -> ``["resnet", "fast_type1"]``: ``bench units``' model kinds, the first the baseline."""
+    kinds = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [kind for kind in kinds if kind not in UNIT_KIND_NAMES]
+    if not kinds or unknown or len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct comma-separated kinds from {', '.join(UNIT_KIND_NAMES)}. Received: {text!r}"
+        )
+    return kinds
 
 
 def parse_batch_sizes(text: str) -> list[int]:
@@ -103,6 +121,18 @@ def build_parser() -> cli.ArgumentParser:
     _model_args(p)
     _jit_arg(p)
     _timing_args(p, steps=10, rounds=5, warmup=3)
+
+    p = sub.add_parser("fit", help="each network through bench units' step and through reszoo.train's fit")
+    p.add_argument("--depths", type=parse_depths, default=[20, 56, 110], help="comma-separated (20,56,110)")
+    p.add_argument(
+        "--kinds",
+        type=parse_kinds,
+        default=["resnet", "fast_type1"],
+        help=f"comma-separated, the first the baseline ({', '.join(UNIT_KIND_NAMES)}; default resnet,fast_type1)",
+    )
+    _model_args(p)
+    p.add_argument("--steps", type=cli.positive_int, default=40, help="batches per timed epoch (40)")
+    p.add_argument("--rounds", type=cli.positive_int, default=3, help="alternating rounds (3)")
 
     p = sub.add_parser("throughput", help="training / inference images/s, memory and FLOPs of one model")
     _builder_args(p)

@@ -26,6 +26,8 @@ def machine_info() -> dict[str, Any]:
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
@@ -53,6 +55,46 @@ def machine_info() -> dict[str, Any]:
 
         info["versions"]["jax"] = jax.__version__
     return info
+
+
+# The instruction-set extensions a CPU training or inference step can use, as /proc/cpuinfo names them: the
+# vector width (AVX2 / AVX-512) and the reduced-precision dot products (VNNI, BF16, FP16, AMX) oneDNN picks
+# kernels by. Figures from CPUs that differ in these are not comparable.
+SPEED_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    """The first ``name : value`` of /proc/cpuinfo (Linux), None elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == name:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (``/proc/cpuinfo``'s model name), else what ``platform`` says."""
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """Which of ``SPEED_FLAGS`` the CPU has (empty where /proc/cpuinfo is not readable)."""
+    flags = set((_cpuinfo_field("flags") or "").split())
+    return [flag for flag in SPEED_FLAGS if flag in flags]
 
 
 def onednn_enabled() -> bool | None:
@@ -107,7 +149,9 @@ def machine_line(machine: dict[str, Any]) -> str:
     """One line above every table: date, platform, usable CPUs, backend, load and versions."""
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     return (
-        f"{machine['date']} | {machine['platform']} | {machine['cpus_usable']} CPUs | backend {machine['backend']} "
+        f"{machine['date']} | {machine.get('cpu_model', machine['processor'])} "
+        f"({' '.join(machine.get('cpu_flags', [])) or 'flags unknown'}) | {machine['platform']} "
+        f"| {machine['cpus_usable']} CPUs | backend {machine['backend']} "
         f"| load {machine['load_average']} | {versions}"
     )
 
