@@ -326,6 +326,23 @@ def random_crop_flip(images, seed, *, padding: int = CROP_PADDING) -> tf.Tensor:
 # --------------------------------------------------------------------------- pipelines
 
 
+def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """``dataset`` with tf.data's autotuning off (``tf.data.Options().autotune.enabled = False``), which the
+    datasets built on it inherit.
+
+    Why: the autotuner's thread sleeps 10 ms, 20 ms, 40 ms, ... (doubling up to 60 s) between its passes, and
+    an iterator's destructor waits until that sleep is over (TensorFlow 2.21). Keras' ``fit`` makes a new
+    iterator every epoch and every evaluation, so in about half the epochs measured the epoch lasted until the
+    next 10 ms x 2^k after its iterator was made: a 3.4 s epoch took 5.12 s, a 7 s one 10.24 s, a 14 s one 20.48 s,
+    the cores idle meanwhile (``python -m reszoo.bench fit``; benchmarks/RESULTS.md, section 9). Without the
+    autotuner, ``AUTOTUNE`` means one parallel call per core, and the pipeline still delivers far more than
+    training takes (``bench pipeline``).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def _train_pipeline(images, labels, batch_size, augment, seed) -> tf.data.Dataset:
     """Shuffled (every epoch) batches of augmented images; one pass is one epoch.
 
@@ -353,7 +370,7 @@ def _train_pipeline(images, labels, batch_size, augment, seed) -> tf.data.Datase
             batch = random_crop_flip(batch, batch_seed)
         return tf.cast(batch, tf.float32), tf.gather(labels_t, indices)
 
-    return (
+    return without_autotune(
         tf.data.Dataset.zip(order, seeds)
         .map(gather_and_augment, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
@@ -362,7 +379,7 @@ def _train_pipeline(images, labels, batch_size, augment, seed) -> tf.data.Datase
 
 def _eval_pipeline(images, labels, batch_size) -> tf.data.Dataset:
     """Batches in a fixed order, not augmented."""
-    return (
+    return without_autotune(
         tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
         .batch(batch_size)
         .map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)

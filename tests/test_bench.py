@@ -130,9 +130,10 @@ def test_units_reports_three_kinds_per_depth_with_consistent_ratios(tmp_path, ca
 
 def test_fit_times_the_step_and_the_cli_path_of_each_kind_side_by_side(tmp_path, capsys):
     argv = ["fit", "--depths", "8", "--kinds", "resnet,fast_type2", "--batch-size", "8", "--steps", "2"]
-    result, printed = run_cli([*argv, "--rounds", "2"], tmp_path, capsys)
+    result, printed = run_cli([*argv, "--rounds", "2", "--with-autotune"], tmp_path, capsys)
     assert_machine(result["machine"])
     assert result["settings"]["kinds"] == ["resnet", "fast_type2"] and result["settings"]["steps"] == 2
+    assert result["settings"]["with_autotune"] is True
     rows = result["rows"]
     assert [(r["depth"], r["kind"], r["model"]) for r in rows] == [
         (8, "resnet", "preact_resnet8"),
@@ -142,11 +143,13 @@ def test_fit_times_the_step_and_the_cli_path_of_each_kind_side_by_side(tmp_path,
     for r in rows:
         assert len(r["step_round_images_per_second"]) == len(r["cli_round_images_per_second"]) == 2
         assert r["cli_to_step"] == pytest.approx(r["cli_images_per_second"] / r["step_images_per_second"])
+        assert len(r["cli_autotune_round_images_per_second"]) == len(r["cli_round_steal_share"]) == 2
+        assert r["autotune_to_cli"] == pytest.approx(r["cli_autotune_images_per_second"] / r["cli_images_per_second"])
     assert resnet["step_ratio_to_baseline"] == resnet["cli_ratio_to_baseline"] == 1.0
     assert fast["cli_ratio_to_baseline"] == pytest.approx(
         resnet["cli_images_per_second"] / fast["cli_images_per_second"]
     )
-    assert "CLI / step" in printed and "fast_resnet8_type2" in printed
+    assert "CLI / step" in printed and "autotune / CLI" in printed and "fast_resnet8_type2" in printed
 
 
 def test_the_plain_list_of_unit_kinds_is_units():
@@ -209,6 +212,12 @@ def test_throughput_reports_speed_memory_and_flops(tmp_path, capsys):
     assert result["forward_macs_per_image"] == macs
     assert result["training_flops_per_second"] == pytest.approx(6 * macs * result["train_images_per_second"])
     assert result["inference_flops_per_second"] == pytest.approx(2 * macs * result["inference_images_per_second"])
+    # The ceiling beside it: a float32 sgemm on the same cores (tens of GFLOP/s on any CPU that runs the suite).
+    assert result["sgemm_flops_per_second"] > 1e9
+    assert result["training_share_of_sgemm"] == pytest.approx(
+        result["training_flops_per_second"] / result["sgemm_flops_per_second"]
+    )
+    assert "of it" in printed and "sgemm peak" in printed
     assert result["memory"]["peak_rss_mib"] > 100  # TensorFlow alone is more than that
     assert result["memory"]["device_peak_mib"] is None  # CPU only
     assert "GFLOP/s" in printed and "MiB RSS" in printed

@@ -410,6 +410,22 @@ def test_standard_augmentation_in_the_pipeline(tmp_path):
     np.testing.assert_array_equal(epoch(identity.train)[0], np.repeat(image[None], 64, axis=0))
 
 
+def test_every_pipeline_runs_without_tf_data_autotuning_even_after_augmentation():
+    """tf.data's autotuner made every other fit epoch wait for its doubling sleep (reszoo.data.without_autotune):
+    the training, validation and test pipelines and what RandAugment, Cutout and MixUp/CutMix build on them
+    all run without it."""
+    from reszoo import augment
+
+    bundle = load_dataset("synthetic:64", batch_size=16, val_split=16, seed=0)
+    datasets = {"train": bundle.train, "val": bundle.val, "test": bundle.test}
+    augmented = augment.augment_training_set(
+        bundle.train, kind="randaugment", cutout_size=8, fill=bundle.mean, batch_size=16, seed=0
+    )
+    datasets["augmented"] = augment.mix_training_set(augmented, num_classes=10, mixup=0.2, cutmix=1.0, prob=1.0, seed=0)
+    assert {name: d.options().autotune.enabled for name, d in datasets.items()} == dict.fromkeys(datasets, False)
+    assert bundle.train.options().autotune.enabled is False and tf.data.Options().autotune.enabled is None
+
+
 # --------------------------------------------------------------------------- statistics and hold-out
 
 

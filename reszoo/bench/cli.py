@@ -133,6 +133,11 @@ def build_parser() -> cli.ArgumentParser:
     _model_args(p)
     p.add_argument("--steps", type=cli.positive_int, default=40, help="batches per timed epoch (40)")
     p.add_argument("--rounds", type=cli.positive_int, default=3, help="alternating rounds (3)")
+    p.add_argument(
+        "--with-autotune",
+        action="store_true",
+        help="also time the CLI's epoch with tf.data's autotuner on (as before reszoo turned it off)",
+    )
 
     p = sub.add_parser("throughput", help="training / inference images/s, memory and FLOPs of one model")
     _builder_args(p)

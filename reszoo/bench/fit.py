@@ -9,6 +9,9 @@ the same number of images. Every model of every kind and depth alternates in one
 reversed every other time (``timing.side_by_side``), so the ratios ``cli / step`` (what the command
 line costs beyond the step) and ``fast / resnet`` through each path are measured side by side.
 
+``--with-autotune`` adds a third path: the command line's epoch with tf.data's autotuner turned back on,
+as it was before ``reszoo.data.without_autotune``, so what that change buys is measured in the same run.
+
 TensorFlow only (``reszoo.train`` is); imported when the command runs.
 """
 
@@ -58,8 +61,18 @@ def cli_argv(family: str, depth: int, extra: dict[str, Any], args: argparse.Name
     ]
 
 
-def cli_epoch(argv: list[str], workdir: str) -> Callable[[int], None]:
-    """One epoch of ``reszoo.train``'s ``model.fit`` for ``argv``, as ``run(steps)`` (``steps`` is the dataset's).
+def with_autotune(dataset):
+    """``dataset`` with tf.data's autotuner on again (the pipelines turn it off: ``data.without_autotune``)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    return dataset.with_options(options)
+
+
+def cli_epoch(argv: list[str], workdir: str, *, autotune: bool = False) -> Callable[[int], None]:
+    """One epoch of ``reszoo.train``'s ``model.fit`` for ``argv``, as ``run(steps)`` (``steps`` is the dataset's);
+    ``autotune``: with tf.data's autotuner on again (``with_autotune``).
 
     Each call starts from an empty backup folder, as a fresh run's first epoch does, so the backup
     callback writes (not restores) and the epoch is really trained; Keras' per-epoch progress line
@@ -79,7 +92,9 @@ def cli_epoch(argv: list[str], workdir: str) -> Callable[[int], None]:
         schedule = training_schedule(config, steps)
         loop.compile_model(model, config, schedule)
     train = loop.training_set(config, bundle, strategy)
-    backup_dir = os.path.join(workdir, f"{model.name}.backup")
+    if autotune:
+        train = with_autotune(train)
+    backup_dir = os.path.join(workdir, f"{model.name}{'.autotune' if autotune else ''}.backup")
 
     def run(_steps: int) -> None:
         shutil.rmtree(backup_dir, ignore_errors=True)
@@ -112,6 +127,8 @@ def depth_rows(depth: int, args: argparse.Namespace, workdir: str) -> list[dict[
         candidates[(kind, "step")] = lambda steps, net=net: train_steps(net, batches, steps)
         argv = cli_argv(family, depth, extra, args, os.path.join(workdir, f"{kind}{depth}"))
         candidates[(kind, "cli")] = cli_epoch(argv, workdir)
+        if args.with_autotune:
+            candidates[(kind, "cli_autotune")] = cli_epoch(argv, workdir, autotune=True)
     labels = {f"{kind}/{path}": run for (kind, path), run in candidates.items()}
     timings = side_by_side(
         labels, images_per_step=args.batch_size, steps=args.steps, rounds=args.rounds, warmup_steps=args.steps
@@ -134,9 +151,22 @@ def depth_rows(depth: int, args: argparse.Namespace, workdir: str) -> list[dict[
                 "cli_round_images_per_second": cli.round_images_per_second,
                 "step_images_per_cpu_second": step.images_per_cpu_second,
                 "cli_images_per_cpu_second": cli.images_per_cpu_second,
+                "step_round_steal_share": step.round_steal_share,
+                "cli_round_steal_share": cli.round_steal_share,
+                **(_autotune_columns(timings[f"{kind}/cli_autotune"], cli) if args.with_autotune else {}),
             }
         )
     return rows
+
+
+def _autotune_columns(autotuned, cli) -> dict[str, Any]:
+    """The command line's epoch with tf.data's autotuner on, beside the same epoch without it."""
+    return {
+        "cli_autotune_images_per_second": autotuned.images_per_second,
+        "cli_autotune_round_images_per_second": autotuned.round_images_per_second,
+        "cli_autotune_round_steal_share": autotuned.round_steal_share,
+        "autotune_to_cli": autotuned.images_per_second / cli.images_per_second,
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -152,7 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             keras.backend.clear_session()
     return {
         "command": "fit",
-        "settings": settings(args, "depths", "kinds", "batch_size", "precision", "steps", "rounds"),
+        "settings": settings(args, "depths", "kinds", "batch_size", "precision", "steps", "rounds", "with_autotune"),
         "timing_method": (
             "step: train_on_batch on fixed numpy batches (bench units); cli: one epoch of reszoo.train's "
             "model.fit (its model, schedule, synthetic tf.data pipeline and callbacks) per round; all in one "
@@ -163,9 +193,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _max_share(shares: list[float | None]) -> str:
+    known = [share for share in shares if share is not None]
+    return f"{max(known):.0%}" if known else "—"
+
+
 def render(result: dict[str, Any], markdown: bool = False) -> str:
     baseline = result["settings"]["kinds"][0]
-    headers = ["depth", "model", "step img/s", "CLI img/s", "CLI / step", f"s/epoch vs {baseline}: step", "CLI"]
+    autotune = result["settings"]["with_autotune"]
+    headers = [
+        "depth",
+        "model",
+        "step img/s",
+        "CLI img/s",
+        "CLI / step",
+        f"s/epoch vs {baseline}: step",
+        "CLI",
+        *(["CLI autotune img/s", "autotune / CLI"] if autotune else []),
+        "max steal",
+    ]
     rows = [
         [
             r["depth"],
@@ -175,6 +221,10 @@ def render(result: dict[str, Any], markdown: bool = False) -> str:
             f"{r['cli_to_step']:.3f}",
             f"{r['step_ratio_to_baseline']:.3f}",
             f"{r['cli_ratio_to_baseline']:.3f}",
+            *([f"{r['cli_autotune_images_per_second']:.1f}", f"{r['autotune_to_cli']:.3f}"] if autotune else []),
+            _max_share(
+                r["step_round_steal_share"] + r["cli_round_steal_share"] + r.get("cli_autotune_round_steal_share", [])
+            ),
         ]
         for r in result["rows"]
     ]

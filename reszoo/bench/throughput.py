@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
+
+import numpy as np
 
 import reszoo
 from reszoo.bench.flops import count_forward_macs
@@ -18,6 +21,26 @@ from reszoo.bench.timing import (
     synthetic_batches,
     train_steps,
 )
+
+SGEMM_SIZE = 2048
+
+
+def sgemm_flops_per_second(size: int = SGEMM_SIZE, repeats: int = 5) -> float:
+    """The machine's measured float32 matrix-multiply rate on the cores this process may use: the fastest of
+    ``repeats`` ``size`` x ``size`` numpy products (numpy's BLAS, threaded over every core), 2 size^3 FLOPs each.
+
+    The ceiling a convolution network's training step could reach on these cores: its convolutions are
+    matrix products too (oneDNN's), the rest of the step is memory-bound.
+    """
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
+    np.matmul(a, b)  # warm-up: threads started, pages touched
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -39,6 +62,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     train_ips = timings["train"].images_per_second
     infer_ips = timings["inference"].images_per_second
+    peak = sgemm_flops_per_second()
     return {
         "command": "throughput",
         "model": model.name,
@@ -56,6 +80,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "training_flops_per_image": flops.training_flops,
         "training_flops_per_second": flops.training_flops * train_ips,
         "inference_flops_per_second": flops.forward_flops * infer_ips,
+        "sgemm_flops_per_second": peak,
+        "training_share_of_sgemm": flops.training_flops * train_ips / peak,
         "memory": peak_memory(),
         "machine": machine_info(),
     }
@@ -81,6 +107,11 @@ def render(result: dict[str, Any], markdown: bool = False) -> str:
             "training FLOP/s",
             f"{result['training_flops_per_second'] / 1e9:.2f} GFLOP/s "
             f"({result['training_flops_per_image'] / 1e9:.3f} GFLOP per image)",
+        ),
+        (
+            "sgemm peak",
+            f"{result['sgemm_flops_per_second'] / 1e9:.1f} GFLOP/s ({SGEMM_SIZE}x{SGEMM_SIZE} float32 numpy matmul, "
+            f"same cores): training runs at {result['training_share_of_sgemm']:.0%} of it",
         ),
         (
             "peak memory",

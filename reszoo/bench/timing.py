@@ -8,10 +8,11 @@ step-granular. Its losses come back as Python floats, so each call has finished 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -68,11 +69,17 @@ class Timing:
     Images per CPU-second (process CPU time, all threads) is recorded beside
     wall-clock images/s: on a machine shared with other work it moves less,
     though it also counts threads spinning while they wait.
+
+    ``round_steal_share``: the share of the machine's CPU time the hypervisor
+    took for other guests during each round (``steal_seconds``), None where the
+    kernel does not say. A virtual machine's cores can be taken away for
+    seconds at a time; a round with a large share measured the host, not the code.
     """
 
     label: str
     round_images_per_second: list[float]
     round_images_per_cpu_second: list[float]
+    round_steal_share: list[float | None] = field(default_factory=list)
 
     @property
     def images_per_second(self) -> float:
@@ -85,6 +92,24 @@ class Timing:
     @property
     def epoch_seconds(self) -> float:
         return CIFAR_TRAIN_IMAGES / self.images_per_second
+
+
+def steal_seconds() -> float | None:
+    """CPU seconds the hypervisor has taken from this machine since boot, all CPUs (``/proc/stat``'s steal
+    column, in clock ticks); None where it is not readable."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _steal_share(before: float | None, wall_seconds: float) -> float | None:
+    after = steal_seconds()
+    if before is None or after is None:
+        return None
+    return round((after - before) / (wall_seconds * (os.cpu_count() or 1)), 4)
 
 
 def side_by_side(
@@ -106,15 +131,17 @@ def side_by_side(
         run(warmup_steps)
     wall: dict[str, list[float]] = {label: [] for label in candidates}
     cpu: dict[str, list[float]] = {label: [] for label in candidates}
+    steal: dict[str, list[float | None]] = {label: [] for label in candidates}
     order = list(candidates)
     for index in range(rounds):
         for label in order if index % 2 == 0 else reversed(order):
-            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            wall_start, cpu_start, steal_start = time.perf_counter(), time.process_time(), steal_seconds()
             candidates[label](steps)
             wall_seconds, cpu_seconds = time.perf_counter() - wall_start, time.process_time() - cpu_start
             wall[label].append(images_per_step * steps / wall_seconds)
             cpu[label].append(images_per_step * steps / max(cpu_seconds, 1e-9))
-    return {label: Timing(label, wall[label], cpu[label]) for label in candidates}
+            steal[label].append(_steal_share(steal_start, wall_seconds))
+    return {label: Timing(label, wall[label], cpu[label], steal[label]) for label in candidates}
 
 
 def timed_training(models: dict[str, keras.Model], batches, args: argparse.Namespace) -> dict[str, Timing]:
