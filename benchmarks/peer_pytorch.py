@@ -136,18 +136,24 @@ def train(
     batch_size: int = 128,
     seed: int = 0,
     channels_last: bool = False,
+    compile: bool = False,
 ) -> dict:
-    """Train on ``images`` synthetic images for ``epochs`` epochs; returns per-epoch seconds and the model's size."""
+    """Train on ``images`` synthetic images for ``epochs`` epochs; returns per-epoch seconds and the model's size.
+
+    ``compile``: the model through ``torch.compile`` (TorchInductor, forward and backward; the optimizer
+    step stays eager); its compilation falls in the first epoch, which the runner drops as warm-up.
+    """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model = CifarResNet(depth, kind)
+    network = CifarResNet(depth, kind)
     data = torch.randint(0, 256, (images, 3, 32, 32), generator=generator).float()
     labels = torch.randint(0, 10, (images,), generator=generator)
     mean = torch.tensor(MEAN).view(1, 3, 1, 1)
     std = torch.tensor(STD).view(1, 3, 1, 1)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    network = network.to(memory_format=memory_format)
+    model = torch.compile(network) if compile else network
+    optimizer = torch.optim.SGD(network.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
     epoch_seconds = []
     model.train()
     for _ in range(epochs):
@@ -169,12 +175,13 @@ def train(
     return {
         "kind": kind,
         "depth": depth,
-        "params": trainable_params(model),
+        "params": trainable_params(network),
         "images": images,
         "batch_size": batch_size,
         "images_per_epoch": steps * batch_size,
         "epoch_seconds": epoch_seconds,
         "channels_last": channels_last,
+        "compile": compile,
         "threads": torch.get_num_threads(),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
     }
@@ -189,6 +196,7 @@ def main(argv=None) -> dict:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="the model through torch.compile (TorchInductor)")
     args = p.parse_args(argv)
     result = train(
         args.kind,
@@ -198,6 +206,7 @@ def main(argv=None) -> dict:
         batch_size=args.batch_size,
         seed=args.seed,
         channels_last=args.channels_last,
+        compile=args.compile,
     )
     print(json.dumps(result))
     return result

@@ -7,12 +7,15 @@ For each network (pre-activation ResNet, FastResNet type 1 / type 2) and depth:
    --dataset synthetic:N --epochs E --batch-size B ...``, tf.data pipeline,
    ``model.fit``, export) and the runner reads ``epoch_seconds`` from the
    export's ``summary.json``;
-3. PyTorch trains eagerly (``benchmarks/peer_pytorch.py``) on N synthetic images
+3. PyTorch trains (``benchmarks/peer_pytorch.py``) on N synthetic images
    for E epochs with the same batch, float32, SGD + Nesterov, weight decay and
-   per-image crop + flip augmentation;
+   per-image crop + flip augmentation, in each configuration of ``--torch-configs``
+   a user might pick: ``eager`` (NCHW), ``channels_last`` (eager, NHWC),
+   ``compile`` and ``compile_channels_last`` (``torch.compile``, TorchInductor);
 
-each in its own process, alternating reszoo / PyTorch (and the order of each
-pair) ``--repeats`` times. The first epoch of every run is warm-up (graph
+each in its own process, alternating reszoo and every PyTorch configuration
+(the order reversed every other repeat) ``--repeats`` times. reszoo is compared
+with the fastest PyTorch configuration (by median). The first epoch of every run is warm-up (graph
 tracing, allocator) and is dropped; throughput is images per epoch over the
 mean of the remaining epoch times, and the reported figure is the median
 over repeats. The fastest single epoch of each side is reported too: on a
@@ -31,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -50,6 +52,24 @@ RESZOO_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "fast1": ("fast_resnet", {"unit_type": 1}),
     "fast2": ("fast_resnet", {"unit_type": 2}),
 }
+
+
+# --torch-configs name -> peer_pytorch.py flags.
+TORCH_CONFIGS: dict[str, tuple[str, ...]] = {
+    "eager": (),
+    "channels_last": ("--channels-last",),
+    "compile": ("--compile",),
+    "compile_channels_last": ("--compile", "--channels-last"),
+}
+
+
+def parse_torch_configs(text: str) -> list[str]:
+    """``eager,compile`` -> ["eager", "compile"]; a ValueError naming the allowed ones otherwise."""
+    configs = [c for c in text.split(",") if c]
+    unknown = [c for c in configs if c not in TORCH_CONFIGS]
+    if unknown or not configs:
+        raise ValueError(f"--torch-configs must be among {', '.join(TORCH_CONFIGS)}. Received: {text!r}")
+    return configs
 
 
 def reszoo_params(kind: str, depth: int) -> int:
@@ -135,7 +155,14 @@ def run_reszoo(
 
 
 def run_pytorch(
-    kind: str, depth: int, *, images: int, epochs: int, batch_size: int, python: str = sys.executable
+    kind: str,
+    depth: int,
+    *,
+    images: int,
+    epochs: int,
+    batch_size: int,
+    config: str = "eager",
+    python: str = sys.executable,
 ) -> dict[str, Any]:
     command = [
         python,
@@ -150,6 +177,7 @@ def run_pytorch(
         str(epochs),
         "--batch-size",
         str(batch_size),
+        *TORCH_CONFIGS[config],
     ]
     completed = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True)
     if completed.returncode:
@@ -170,45 +198,56 @@ def compare(
     repeats: int,
     workdir: str,
     reszoo_env: dict[str, str] | None = None,
+    torch_configs: tuple[str, ...] = ("eager",),
 ) -> dict[str, Any]:
-    """Alternate reszoo and PyTorch runs (swapping the order each repeat); medians and their ratio."""
+    """Alternate reszoo and every PyTorch configuration (the order reversed each repeat); medians, fastest
+    epochs, and reszoo's ratio to the fastest PyTorch configuration."""
     params = check_same_networks(kind, depth)
-    runs: dict[str, list[dict[str, Any]]] = {"reszoo": [], "pytorch": []}
     runners = {
         "reszoo": lambda: run_reszoo(
             kind, depth, images=images, epochs=epochs, batch_size=batch_size, workdir=workdir, env=reszoo_env
         ),
-        "pytorch": lambda: run_pytorch(kind, depth, images=images, epochs=epochs, batch_size=batch_size),
     }
+    for config in torch_configs:
+        runners[f"pytorch_{config}"] = lambda config=config: run_pytorch(
+            kind, depth, images=images, epochs=epochs, batch_size=batch_size, config=config
+        )
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in runners}
+    order = list(runners)
     for repeat in range(repeats):
-        for side in ("reszoo", "pytorch") if repeat % 2 == 0 else ("pytorch", "reszoo"):
+        for side in order if repeat % 2 == 0 else reversed(order):
             runs[side].append(runners[side]())
-    reszoo_ips = statistics.median(r["images_per_second"] for r in runs["reszoo"])
-    torch_ips = statistics.median(r["images_per_second"] for r in runs["pytorch"])
-    reszoo_best = max(r["best_images_per_second"] for r in runs["reszoo"])
-    torch_best = max(r["best_images_per_second"] for r in runs["pytorch"])
+    median = {side: statistics.median(r["images_per_second"] for r in runs[side]) for side in runs}
+    best = {side: max(r["best_images_per_second"] for r in runs[side]) for side in runs}
+    fastest = max(torch_configs, key=lambda config: median[f"pytorch_{config}"])
     return {
         "kind": kind,
         "depth": depth,
         "params": params,
-        "reszoo_images_per_second": reszoo_ips,
-        "pytorch_images_per_second": torch_ips,
-        "reszoo_to_pytorch": reszoo_ips / torch_ips,
-        "reszoo_best_images_per_second": reszoo_best,
-        "pytorch_best_images_per_second": torch_best,
-        "best_reszoo_to_pytorch": reszoo_best / torch_best,
+        "median_images_per_second": median,
+        "best_images_per_second": best,
+        "fastest_pytorch": fastest,
+        "reszoo_images_per_second": median["reszoo"],
+        "pytorch_images_per_second": median[f"pytorch_{fastest}"],
+        "reszoo_to_pytorch": median["reszoo"] / median[f"pytorch_{fastest}"],
+        "reszoo_best_images_per_second": best["reszoo"],
+        "pytorch_best_images_per_second": max(best[f"pytorch_{c}"] for c in torch_configs),
+        "best_reszoo_to_pytorch": best["reszoo"] / max(best[f"pytorch_{c}"] for c in torch_configs),
         "runs": runs,
     }
 
 
 def render(rows: list[dict[str, Any]], markdown: bool) -> str:
+    """One line per network: reszoo and every PyTorch configuration (median images/s), the ratio to the
+    fastest of them, and the same by fastest epochs."""
+    configs = [side for side in rows[0]["median_images_per_second"] if side != "reszoo"] if rows else []
     headers = [
         "network",
         "depth",
         "params",
         "reszoo img/s",
-        "PyTorch img/s",
-        "reszoo / PyTorch",
+        *[f"{side.replace('pytorch_', 'PyTorch ')} img/s" for side in configs],
+        "reszoo / fastest PyTorch",
         "best epochs: reszoo",
         "PyTorch",
         "ratio",
@@ -219,8 +258,8 @@ def render(rows: list[dict[str, Any]], markdown: bool) -> str:
             str(r["depth"]),
             f"{r['params']:,}",
             f"{r['reszoo_images_per_second']:.1f}",
-            f"{r['pytorch_images_per_second']:.1f}",
-            f"{r['reszoo_to_pytorch']:.2f}",
+            *[f"{r['median_images_per_second'][side]:.1f}" for side in configs],
+            f"{r['reszoo_to_pytorch']:.2f} ({r['fastest_pytorch']})",
             f"{r['reszoo_best_images_per_second']:.1f}",
             f"{r['pytorch_best_images_per_second']:.1f}",
             f"{r['best_reszoo_to_pytorch']:.2f}",
@@ -234,6 +273,13 @@ def render(rows: list[dict[str, Any]], markdown: bool) -> str:
         )
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in [headers, *cells])
+
+
+def _machine() -> dict[str, Any]:
+    """What ``bench`` records (CPU model and flags, versions, load), read at the end of the run."""
+    from reszoo.bench.machine import machine_info
+
+    return machine_info()
 
 
 def main(argv=None) -> dict[str, Any]:
@@ -250,9 +296,18 @@ def main(argv=None) -> dict[str, Any]:
         metavar="K=V[,K=V]",
         help="extra environment for the reszoo runs, e.g. TF_ENABLE_ONEDNN_OPTS=1",
     )
+    p.add_argument(
+        "--torch-configs",
+        default="eager,channels_last",
+        help=f"comma-separated PyTorch configurations, among {', '.join(TORCH_CONFIGS)} (eager,channels_last)",
+    )
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--out", default=None, help="write the results as JSON")
     args = p.parse_args(argv)
+    try:
+        torch_configs = tuple(parse_torch_configs(args.torch_configs))
+    except ValueError as error:
+        p.error(str(error))
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = sorted(set(kinds) - set(RESZOO_MODELS))
     if unknown:
@@ -284,6 +339,7 @@ def main(argv=None) -> dict[str, Any]:
                         repeats=args.repeats,
                         workdir=workdir,
                         reszoo_env=reszoo_env,
+                        torch_configs=torch_configs,
                     )
                 )
                 print(render(rows[-1:], markdown=False).splitlines()[-1], flush=True)
@@ -291,11 +347,7 @@ def main(argv=None) -> dict[str, Any]:
     result = {
         "command": "peer",
         "settings": vars(args),
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "load_average": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": _machine(),
         "versions": {"torch": peer_pytorch.torch.__version__, **(reszoo_versions or {})},
         "rows": rows,
     }

@@ -572,6 +572,22 @@ def test_run_peer_drops_the_warmup_epoch(peer):
     assert run_peer.check_same_networks("fast2", 8) == 75_066
 
 
+def test_run_peer_takes_the_pytorch_configurations_a_user_would_pick(peer):
+    run_peer = _load_benchmark_module("run_peer")
+    assert run_peer.parse_torch_configs("eager,compile_channels_last") == ["eager", "compile_channels_last"]
+    with pytest.raises(ValueError, match="must be among eager, channels_last, compile, compile_channels_last"):
+        run_peer.parse_torch_configs("eager,jit")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script_method. is deprecated:DeprecationWarning")  # torch 2.13's own
+def test_peer_trains_through_torch_compile(peer):
+    result = peer.train("preact", 8, images=16, epochs=2, batch_size=8, compile=True, channels_last=True)
+    assert result["compile"] is True and result["channels_last"] is True
+    assert result["params"] == peer.trainable_params(peer.CifarResNet(8, "preact"))
+    assert len(result["epoch_seconds"]) == 2
+
+
 @pytest.mark.slow
 def test_run_peer_end_to_end(peer, tmp_path):
     out = tmp_path / "peer.json"
@@ -590,6 +606,8 @@ def test_run_peer_end_to_end(peer, tmp_path):
         "2",
         "--repeats",
         "1",
+        "--torch-configs",
+        "eager,channels_last",
         "--out",
         str(out),
     ]
@@ -598,6 +616,15 @@ def test_run_peer_end_to_end(peer, tmp_path):
     (row,) = json.loads(out.read_text())["rows"]
     assert row["params"] == 75_162
     assert row["reszoo_to_pytorch"] == pytest.approx(row["reszoo_images_per_second"] / row["pytorch_images_per_second"])
+    assert set(row["median_images_per_second"]) == {"reszoo", "pytorch_eager", "pytorch_channels_last"}
+    fastest = row["median_images_per_second"][f"pytorch_{row['fastest_pytorch']}"]
+    assert (
+        fastest
+        == row["pytorch_images_per_second"]
+        == max(
+            row["median_images_per_second"]["pytorch_eager"], row["median_images_per_second"]["pytorch_channels_last"]
+        )
+    )
     assert row["reszoo_best_images_per_second"] >= row["reszoo_images_per_second"]
     assert len(row["runs"]["reszoo"][0]["epoch_seconds"]) == 2
 
