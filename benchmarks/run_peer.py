@@ -220,6 +220,7 @@ def compare(
     median = {side: statistics.median(r["images_per_second"] for r in runs[side]) for side in runs}
     best = {side: max(r["best_images_per_second"] for r in runs[side]) for side in runs}
     fastest = max(torch_configs, key=lambda config: median[f"pytorch_{config}"])
+    pytorch_best = max(best[f"pytorch_{config}"] for config in torch_configs)
     return {
         "kind": kind,
         "depth": depth,
@@ -231,8 +232,8 @@ def compare(
         "pytorch_images_per_second": median[f"pytorch_{fastest}"],
         "reszoo_to_pytorch": median["reszoo"] / median[f"pytorch_{fastest}"],
         "reszoo_best_images_per_second": best["reszoo"],
-        "pytorch_best_images_per_second": max(best[f"pytorch_{c}"] for c in torch_configs),
-        "best_reszoo_to_pytorch": best["reszoo"] / max(best[f"pytorch_{c}"] for c in torch_configs),
+        "pytorch_best_images_per_second": pytorch_best,
+        "best_reszoo_to_pytorch": best["reszoo"] / pytorch_best,
         "runs": runs,
     }
 
@@ -240,6 +241,8 @@ def compare(
 def render(rows: list[dict[str, Any]], markdown: bool) -> str:
     """One line per network: reszoo and every PyTorch configuration (median images/s), the ratio to the
     fastest of them, and the same by fastest epochs."""
+    from reszoo.bench.tables import format_table  # reszoo imports TensorFlow: loaded when needed
+
     configs = [side for side in rows[0]["median_images_per_second"] if side != "reszoo"] if rows else []
     headers = [
         "network",
@@ -266,13 +269,7 @@ def render(rows: list[dict[str, Any]], markdown: bool) -> str:
         ]
         for r in rows
     ]
-    if markdown:
-        return "\n".join(
-            ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-            + ["| " + " | ".join(c) + " |" for c in cells]
-        )
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in [headers, *cells])
+    return format_table(headers, cells, markdown)
 
 
 def _machine() -> dict[str, Any]:

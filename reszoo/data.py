@@ -338,8 +338,13 @@ def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
     autotuner, ``AUTOTUNE`` means one parallel call per core, and the pipeline still delivers far more than
     training takes (``bench pipeline``).
     """
+    return with_autotune(dataset, enabled=False)
+
+
+def with_autotune(dataset: tf.data.Dataset, *, enabled: bool) -> tf.data.Dataset:
+    """``dataset`` with tf.data's autotuner on or off (``bench fit --with-autotune`` turns it back on)."""
     options = tf.data.Options()
-    options.autotune.enabled = False
+    options.autotune.enabled = enabled
     return dataset.with_options(options)
 
 

@@ -61,23 +61,15 @@ def cli_argv(family: str, depth: int, extra: dict[str, Any], args: argparse.Name
     ]
 
 
-def with_autotune(dataset):
-    """``dataset`` with tf.data's autotuner on again (the pipelines turn it off: ``data.without_autotune``)."""
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.autotune.enabled = True
-    return dataset.with_options(options)
-
-
 def cli_epoch(argv: list[str], workdir: str, *, autotune: bool = False) -> Callable[[int], None]:
     """One epoch of ``reszoo.train``'s ``model.fit`` for ``argv``, as ``run(steps)`` (``steps`` is the dataset's);
-    ``autotune``: with tf.data's autotuner on again (``with_autotune``).
+    ``autotune``: with tf.data's autotuner on again (``data.with_autotune``).
 
     Each call starts from an empty backup folder, as a fresh run's first epoch does, so the backup
     callback writes (not restores) and the epoch is really trained; Keras' per-epoch progress line
     (``verbose=2``, the command line's when not on a terminal) is swallowed.
     """
+    from reszoo import data
     from reszoo.training import loop
     from reszoo.training.backup import Backup
     from reszoo.training.cli import parse_args
@@ -93,7 +85,7 @@ def cli_epoch(argv: list[str], workdir: str, *, autotune: bool = False) -> Calla
         loop.compile_model(model, config, schedule)
     train = loop.training_set(config, bundle, strategy)
     if autotune:
-        train = with_autotune(train)
+        train = data.with_autotune(train, enabled=True)
     backup_dir = os.path.join(workdir, f"{model.name}{'.autotune' if autotune else ''}.backup")
 
     def run(_steps: int) -> None:

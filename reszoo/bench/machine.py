@@ -82,7 +82,7 @@ def _cpuinfo_field(name: str) -> str | None:
                 if sep and key.strip() == name:
                     return value.strip()
     except OSError:
-        pass
+        pass  # no /proc (not Linux): the callers fall back to platform's answer
     return None
 
 
