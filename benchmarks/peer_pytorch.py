@@ -16,9 +16,11 @@ it). Training follows ``reszoo.train``'s recipe: SGD with Nesterov momentum
 horizontal flip per image (done on whole batches with tensor indexing) and
 per-channel normalisation, on synthetic 0-255 images.
 
-Run on its own (prints one JSON line with the epoch times)::
+Run on its own (prints one JSON line with the epoch times, or with ``--inference`` the eval-mode images/s
+of the same network serving uint8 images as a reszoo export does)::
 
     python benchmarks/peer_pytorch.py --kind preact --depth 20 --images 2560 --epochs 3
+    python benchmarks/peer_pytorch.py --kind preact --depth 20 --images 512 --inference 1,256
 
 PyTorch is a benchmark dependency, not one of reszoo's:
 ``pip install torch==2.13.0`` (a CPU wheel).
@@ -137,11 +139,15 @@ def train(
     seed: int = 0,
     channels_last: bool = False,
     compile: bool = False,
+    bf16: bool = False,
 ) -> dict:
     """Train on ``images`` synthetic images for ``epochs`` epochs; returns per-epoch seconds and the model's size.
 
     ``compile``: the model through ``torch.compile`` (TorchInductor, forward and backward; the optimizer
     step stays eager); its compilation falls in the first epoch, which the runner drops as warm-up.
+    ``bf16``: forward and loss under ``torch.autocast("cpu", dtype=torch.bfloat16)``, PyTorch's mixed precision
+    (float32 weights and optimizer; convolutions and the classifier in bfloat16), as reszoo's
+    ``--precision mixed_bfloat16`` keeps float32 variables and computes in bfloat16.
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -165,8 +171,9 @@ def train(
             x = ((augment(data[index], generator) - mean) / std).contiguous(memory_format=memory_format)
             y = labels[index]
             optimizer.zero_grad(set_to_none=True)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
             loss.backward()
             optimizer.step()
             correct += int((logits.argmax(1) == y).sum())  # as Keras' accuracy metric does
@@ -180,6 +187,66 @@ def train(
         "batch_size": batch_size,
         "images_per_epoch": steps * batch_size,
         "epoch_seconds": epoch_seconds,
+        "channels_last": channels_last,
+        "compile": compile,
+        "precision": "bfloat16 autocast" if bf16 else "float32",
+        "threads": torch.get_num_threads(),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
+
+
+class Served(nn.Module):
+    """What a reszoo export serves, in PyTorch: uint8 NCHW images in, normalised as in training, softmax out."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
+
+    def forward(self, images):
+        return F.softmax(self.network((images.float() - self.mean) / self.std), dim=1)
+
+
+def infer(
+    kind: str,
+    depth: int,
+    *,
+    batch_sizes: tuple[int, ...] = (1, 256),
+    images: int = 512,
+    rounds: int = 3,
+    channels_last: bool = False,
+    compile: bool = False,
+) -> dict:
+    """Eval-mode images/s per batch size under ``torch.inference_mode`` (float32): ``images // batch`` calls a
+    round after a quarter as many untimed, as ``reszoo.bench formats`` times the exported model.
+
+    ``compile``: ``torch.compile(dynamic=False)`` once per batch size, so each is specialised to its shape
+    as a deployment would be (its compilation falls in the untimed calls).
+    """
+    torch.manual_seed(0)
+    served = Served(CifarResNet(depth, kind)).eval()
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    served = served.to(memory_format=memory_format)
+    generator = torch.Generator().manual_seed(0)
+    rates = {}
+    with torch.inference_mode():
+        for batch in batch_sizes:
+            x = torch.randint(0, 256, (batch, 3, 32, 32), generator=generator, dtype=torch.uint8)
+            x = x.contiguous(memory_format=memory_format)
+            model = torch.compile(served, dynamic=False) if compile else served
+            calls = max(1, images // batch)
+            for _ in range(max(1, calls // 4)):
+                model(x)
+            start = time.perf_counter()
+            for _ in range(rounds * calls):
+                model(x)
+            rates[str(batch)] = batch * calls * rounds / (time.perf_counter() - start)
+    return {
+        "kind": kind,
+        "depth": depth,
+        "params": trainable_params(served),
+        "images_per_second": rates,
         "channels_last": channels_last,
         "compile": compile,
         "threads": torch.get_num_threads(),
@@ -197,7 +264,27 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="the model through torch.compile (TorchInductor)")
+    p.add_argument("--bf16", action="store_true", help='forward and loss under torch.autocast("cpu", bfloat16)')
+    p.add_argument(
+        "--inference",
+        metavar="BATCH_SIZES",
+        default=None,
+        help="time eval-mode inference at these comma-separated batch sizes instead of training (e.g. 1,256)",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds of --inference (3)")
     args = p.parse_args(argv)
+    if args.inference:
+        result = infer(
+            args.kind,
+            args.depth,
+            batch_sizes=tuple(int(b) for b in args.inference.split(",") if b),
+            images=args.images,
+            rounds=args.rounds,
+            channels_last=args.channels_last,
+            compile=args.compile,
+        )
+        print(json.dumps(result))
+        return result
     result = train(
         args.kind,
         args.depth,
@@ -207,6 +294,7 @@ def main(argv=None) -> dict:
         seed=args.seed,
         channels_last=args.channels_last,
         compile=args.compile,
+        bf16=args.bf16,
     )
     print(json.dumps(result))
     return result

@@ -63,6 +63,38 @@ TORCH_CONFIGS: dict[str, tuple[str, ...]] = {
 }
 
 
+# --precisions name -> (reszoo.train flags, peer_pytorch.py flags): float32, or each side's mixed precision
+# (float32 weights, bfloat16 compute): Keras' mixed_bfloat16 policy against torch.autocast("cpu", bfloat16).
+PRECISIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "float32": ((), ()),
+    "bfloat16": (("--precision", "mixed_bfloat16"), ("--bf16",)),
+}
+
+
+def parse_precisions(text: str) -> list[str]:
+    """``float32,bfloat16`` -> ["float32", "bfloat16"]; a ValueError naming the allowed ones otherwise."""
+    precisions = [c for c in text.split(",") if c]
+    unknown = [c for c in precisions if c not in PRECISIONS]
+    if unknown or not precisions:
+        raise ValueError(f"--precisions must be among {', '.join(PRECISIONS)}. Received: {text!r}")
+    return precisions
+
+
+def parse_batch_sizes(text: str) -> tuple[int, ...]:
+    """``1,256`` -> (1, 256); ``none`` -> (); a ValueError naming what is allowed otherwise."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        sizes = tuple(int(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise ValueError(
+            f"--inference-batch-sizes must be comma-separated positive integers or none. Received: {text!r}"
+        )
+    return sizes
+
+
 def parse_torch_configs(text: str) -> list[str]:
     """``eager,compile`` -> ["eager", "compile"]; a ValueError naming the allowed ones otherwise."""
     configs = [c for c in text.split(",") if c]
@@ -115,6 +147,7 @@ def run_reszoo(
     batch_size: int,
     workdir: str,
     env: dict[str, str] | None = None,
+    precision: str = "float32",
     python: str = sys.executable,
 ) -> dict[str, Any]:
     family, extra = RESZOO_MODELS[kind]
@@ -139,6 +172,7 @@ def run_reszoo(
         "0",
         "--export-dir",
         export_dir,
+        *PRECISIONS[precision][0],
     ]
     completed = subprocess.run(command, cwd=ROOT, env=_environment(env), capture_output=True, text=True)
     if completed.returncode:
@@ -150,6 +184,7 @@ def run_reszoo(
         "images_per_second": steady_images_per_second(summary["train_size"], summary["epoch_seconds"]),
         "best_images_per_second": best_images_per_second(summary["train_size"], summary["epoch_seconds"]),
         "params": summary["params"],
+        "precision": summary["precision"],
         "versions": summary.get("versions"),
     }
 
@@ -162,6 +197,7 @@ def run_pytorch(
     epochs: int,
     batch_size: int,
     config: str = "eager",
+    precision: str = "float32",
     python: str = sys.executable,
 ) -> dict[str, Any]:
     command = [
@@ -178,6 +214,7 @@ def run_pytorch(
         "--batch-size",
         str(batch_size),
         *TORCH_CONFIGS[config],
+        *PRECISIONS[precision][1],
     ]
     completed = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True)
     if completed.returncode:
@@ -199,18 +236,26 @@ def compare(
     workdir: str,
     reszoo_env: dict[str, str] | None = None,
     torch_configs: tuple[str, ...] = ("eager",),
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """Alternate reszoo and every PyTorch configuration (the order reversed each repeat); medians, fastest
     epochs, and reszoo's ratio to the fastest PyTorch configuration."""
     params = check_same_networks(kind, depth)
     runners = {
         "reszoo": lambda: run_reszoo(
-            kind, depth, images=images, epochs=epochs, batch_size=batch_size, workdir=workdir, env=reszoo_env
+            kind,
+            depth,
+            images=images,
+            epochs=epochs,
+            batch_size=batch_size,
+            workdir=workdir,
+            env=reszoo_env,
+            precision=precision,
         ),
     }
     for config in torch_configs:
         runners[f"pytorch_{config}"] = lambda config=config: run_pytorch(
-            kind, depth, images=images, epochs=epochs, batch_size=batch_size, config=config
+            kind, depth, images=images, epochs=epochs, batch_size=batch_size, config=config, precision=precision
         )
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in runners}
     order = list(runners)
@@ -224,6 +269,7 @@ def compare(
     return {
         "kind": kind,
         "depth": depth,
+        "precision": precision,
         "params": params,
         "median_images_per_second": median,
         "best_images_per_second": best,
@@ -238,6 +284,169 @@ def compare(
     }
 
 
+# Inference ------------------------------------------------------------------------------------------
+
+# The export formats `reszoo.bench formats` times, as it labels them.
+RESZOO_FORMATS = ("SavedModel", "ONNX", "LiteRT")
+
+
+def run_reszoo_inference(
+    kind: str,
+    depth: int,
+    *,
+    batch_sizes: tuple[int, ...],
+    images: int,
+    rounds: int,
+    workdir: str,
+    env: dict[str, str] | None = None,
+    python: str = sys.executable,
+) -> dict[str, dict[str, float]]:
+    """Images/s per export format and batch size: ``python -m reszoo.bench formats`` on the same network (an
+    export with random weights, served by ``reszoo.load(path).predict`` on uint8 images)."""
+    family, extra = RESZOO_MODELS[kind]
+    with tempfile.NamedTemporaryFile(prefix=f"formats-{kind}{depth}-", suffix=".json", dir=workdir, delete=False) as f:
+        out = f.name  # written by the bench process
+    command = [
+        python,
+        "-m",
+        "reszoo.bench",
+        "formats",
+        "--model",
+        family,
+        "--set",
+        f"depth={depth}",
+        *[f"--set={k}={v}" for k, v in extra.items()],
+        "--batch-sizes",
+        ",".join(map(str, batch_sizes)),
+        "--images",
+        str(images),
+        "--rounds",
+        str(rounds),
+        "--out",
+        out,
+    ]
+    completed = subprocess.run(command, cwd=ROOT, env=_environment(env), capture_output=True, text=True)
+    if completed.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    with open(out) as f:
+        result = json.load(f)
+    rates: dict[str, dict[str, float]] = {}
+    for row in result["rows"]:
+        rates.setdefault(row["format"], {})[str(row["batch_size"])] = row["images_per_second"]
+    return rates
+
+
+def run_pytorch_inference(
+    kind: str,
+    depth: int,
+    *,
+    batch_sizes: tuple[int, ...],
+    images: int,
+    rounds: int,
+    config: str,
+    python: str = sys.executable,
+) -> dict[str, float]:
+    """Images/s per batch size of the PyTorch network in eval mode (``peer_pytorch.py --inference``)."""
+    command = [
+        python,
+        os.path.join(HERE, "peer_pytorch.py"),
+        "--kind",
+        kind,
+        "--depth",
+        str(depth),
+        "--images",
+        str(images),
+        "--rounds",
+        str(rounds),
+        "--inference",
+        ",".join(map(str, batch_sizes)),
+        *TORCH_CONFIGS[config],
+    ]
+    completed = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True)
+    if completed.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])["images_per_second"]
+
+
+def compare_inference(
+    kind: str,
+    depth: int,
+    *,
+    batch_sizes: tuple[int, ...],
+    images: int,
+    rounds: int,
+    repeats: int,
+    workdir: str,
+    reszoo_env: dict[str, str] | None = None,
+    torch_configs: tuple[str, ...] = ("eager",),
+) -> list[dict[str, Any]]:
+    """One row per batch size: median images/s of each reszoo export format and each PyTorch configuration
+    (processes alternating, the order reversed each repeat), and reszoo's ratios to the fastest PyTorch."""
+    runs: dict[str, list[dict[str, float]]] = {}
+
+    def reszoo_side() -> None:
+        rates = run_reszoo_inference(
+            kind, depth, batch_sizes=batch_sizes, images=images, rounds=rounds, workdir=workdir, env=reszoo_env
+        )
+        for label, by_batch in rates.items():
+            runs.setdefault(f"reszoo_{label}", []).append(by_batch)
+
+    def pytorch_side(config: str) -> None:
+        rates = run_pytorch_inference(kind, depth, batch_sizes=batch_sizes, images=images, rounds=rounds, config=config)
+        runs.setdefault(f"pytorch_{config}", []).append(rates)
+
+    sides = [reszoo_side, *[lambda config=config: pytorch_side(config) for config in torch_configs]]
+    for repeat in range(repeats):
+        for side in sides if repeat % 2 == 0 else reversed(sides):
+            side()
+    rows = []
+    for batch in map(str, batch_sizes):
+        median = {side: statistics.median(run[batch] for run in side_runs) for side, side_runs in runs.items()}
+        fastest = max(torch_configs, key=lambda config: median[f"pytorch_{config}"])
+        best_format = max(RESZOO_FORMATS, key=lambda label: median.get(f"reszoo_{label}", 0.0))
+        rows.append(
+            {
+                "kind": kind,
+                "depth": depth,
+                "batch_size": int(batch),
+                "median_images_per_second": median,
+                "fastest_pytorch": fastest,
+                "fastest_reszoo_format": best_format,
+                "savedmodel_to_pytorch": median["reszoo_SavedModel"] / median[f"pytorch_{fastest}"],
+                "best_format_to_pytorch": median[f"reszoo_{best_format}"] / median[f"pytorch_{fastest}"],
+                "runs": {side: [run[batch] for run in side_runs] for side, side_runs in runs.items()},
+            }
+        )
+    return rows
+
+
+def render_inference(rows: list[dict[str, Any]], markdown: bool) -> str:
+    """One line per network and batch size: images/s of every reszoo format and PyTorch configuration."""
+    from reszoo.bench.tables import format_table
+
+    sides = list(rows[0]["median_images_per_second"]) if rows else []
+    headers = [
+        "network",
+        "depth",
+        "batch",
+        *[f"{side.replace('reszoo_', '').replace('pytorch_', 'PyTorch ')} img/s" for side in sides],
+        "SavedModel / fastest PyTorch",
+        "fastest reszoo format / fastest PyTorch",
+    ]
+    cells = [
+        [
+            r["kind"],
+            str(r["depth"]),
+            str(r["batch_size"]),
+            *[f"{r['median_images_per_second'][side]:,.0f}" for side in sides],
+            f"{r['savedmodel_to_pytorch']:.2f} ({r['fastest_pytorch']})",
+            f"{r['best_format_to_pytorch']:.2f} ({r['fastest_reszoo_format']})",
+        ]
+        for r in rows
+    ]
+    return format_table(headers, cells, markdown)
+
+
 def render(rows: list[dict[str, Any]], markdown: bool) -> str:
     """One line per network: reszoo and every PyTorch configuration (median images/s), the ratio to the
     fastest of them, and the same by fastest epochs."""
@@ -247,6 +456,7 @@ def render(rows: list[dict[str, Any]], markdown: bool) -> str:
     headers = [
         "network",
         "depth",
+        "precision",
         "params",
         "reszoo img/s",
         *[f"{side.replace('pytorch_', 'PyTorch ')} img/s" for side in configs],
@@ -259,6 +469,7 @@ def render(rows: list[dict[str, Any]], markdown: bool) -> str:
         [
             r["kind"],
             str(r["depth"]),
+            r.get("precision", "float32"),
             f"{r['params']:,}",
             f"{r['reszoo_images_per_second']:.1f}",
             *[f"{r['median_images_per_second'][side]:.1f}" for side in configs],
@@ -298,11 +509,26 @@ def main(argv=None) -> dict[str, Any]:
         default="eager,channels_last",
         help=f"comma-separated PyTorch configurations, among {', '.join(TORCH_CONFIGS)} (eager,channels_last)",
     )
+    p.add_argument(
+        "--precisions",
+        default="float32",
+        help="comma-separated: float32, bfloat16 (reszoo --precision mixed_bfloat16 against PyTorch "
+        'torch.autocast("cpu", bfloat16)); one row per network and precision (float32)',
+    )
+    p.add_argument(
+        "--inference-batch-sizes",
+        default="1,256",
+        help="comma-separated batch sizes of the inference table (1,256), or none: reszoo's export as "
+        "SavedModel, ONNX and LiteRT against each --torch-configs in eval mode",
+    )
+    p.add_argument("--inference-images", type=int, default=1024, help="images per timed inference round (1024)")
+    p.add_argument("--skip-training", action="store_true", help="only the inference table")
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--out", default=None, help="write the results as JSON")
     args = p.parse_args(argv)
     try:
         torch_configs = tuple(parse_torch_configs(args.torch_configs))
+        precisions = parse_precisions(args.precisions)
     except ValueError as error:
         p.error(str(error))
     kinds = [k for k in args.kinds.split(",") if k]
@@ -316,16 +542,24 @@ def main(argv=None) -> dict[str, Any]:
             f"--images must be a positive multiple of --batch-size ({args.batch_size}) so both sides train "
             f"on whole batches. Received: {args.images}"
         )
+    try:
+        inference_batches = parse_batch_sizes(args.inference_batch_sizes)
+    except ValueError as error:
+        p.error(str(error))
+    if args.skip_training and not inference_batches:
+        p.error("--skip-training leaves nothing to run with --inference-batch-sizes none")
     reszoo_env = {}
     for item in filter(None, args.reszoo_env.split(",")):
         key, sep, value = item.partition("=")
         if not sep or not key:
             p.error(f"--reszoo-env expects KEY=VALUE[,KEY=VALUE]. Received: {args.reszoo_env!r}")
         reszoo_env[key] = value
-    rows = []
+    rows: list[dict[str, Any]] = []
+    inference_rows: list[dict[str, Any]] = []
+    depths = [int(d) for d in args.depths.split(",") if d]
     with tempfile.TemporaryDirectory(prefix="reszoo-peer-") as workdir:
-        for depth in (int(d) for d in args.depths.split(",") if d):
-            for kind in kinds:
+        for depth in depths if not args.skip_training else ():
+            for kind, precision in ((k, p) for k in kinds for p in precisions):
                 rows.append(
                     compare(
                         kind,
@@ -337,9 +571,24 @@ def main(argv=None) -> dict[str, Any]:
                         workdir=workdir,
                         reszoo_env=reszoo_env,
                         torch_configs=torch_configs,
+                        precision=precision,
                     )
                 )
                 print(render(rows[-1:], markdown=False).splitlines()[-1], flush=True)
+        for depth, kind in ((d, k) for d in depths for k in kinds if inference_batches):
+            inference_rows += compare_inference(
+                kind,
+                depth,
+                batch_sizes=inference_batches,
+                images=args.inference_images,
+                rounds=3,
+                repeats=args.repeats,
+                workdir=workdir,
+                reszoo_env=reszoo_env,
+                torch_configs=torch_configs,
+            )
+            latest = render_inference(inference_rows[-len(inference_batches) :], markdown=False)
+            print("\n".join(latest.splitlines()[-len(inference_batches) :]), flush=True)
     reszoo_versions = rows[0]["runs"]["reszoo"][0]["versions"] if rows else None
     result = {
         "command": "peer",
@@ -347,8 +596,12 @@ def main(argv=None) -> dict[str, Any]:
         "machine": _machine(),
         "versions": {"torch": peer_pytorch.torch.__version__, **(reszoo_versions or {})},
         "rows": rows,
+        "inference_rows": inference_rows,
     }
-    print(render(rows, args.markdown))
+    if rows:
+        print(render(rows, args.markdown))
+    if inference_rows:
+        print("\ninference (eval mode, float32, images/s):\n" + render_inference(inference_rows, args.markdown))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)

@@ -60,12 +60,11 @@ import importlib
 import sys
 from typing import Any
 
-from reszoo.training.choices import DEFAULTS
+from reszoo.training.choices import DEFAULTS, PRECISION_CHOICES, PRECISIONS
 from reszoo.training.cli import (
     DEFAULT_MODEL,
     EXIT_DIVERGED,
     EXIT_USAGE,
-    PRECISIONS,
     RECIPE_CHOICES,
     STRATEGIES,
     UsageError,
@@ -109,6 +108,7 @@ __all__ = [
     "EXIT_DIVERGED",
     "EXIT_USAGE",
     "PRECISIONS",
+    "PRECISION_CHOICES",
     "RECIPE_CHOICES",
     "STRATEGIES",
     "UsageError",

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 import reszoo
 from reszoo import bench
-from reszoo.bench.machine import SPEED_FLAGS
+from reszoo.hardware import SPEED_FLAGS
 from reszoo.layers.fused_bn import FusedBatchNormalization
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -218,6 +218,25 @@ def test_throughput_reports_speed_memory_and_flops(tmp_path, capsys):
         result["training_flops_per_second"] / result["sgemm_flops_per_second"]
     )
     assert "of it" in printed and "sgemm peak" in printed
+    # Where the step's time goes (a traced profile after the timing) and the convolutions' own rate.
+    kernels = result["kernels"]
+    assert kernels["profiled_steps"] == 3 and sum(kernels["group_shares"].values()) == pytest.approx(1.0)
+    assert 0 < kernels["convolution_gradient_share"] == kernels["group_shares"]["convolution gradients"] < 1
+    assert kernels["convolution_share"] == pytest.approx(
+        kernels["group_shares"]["convolution gradients"] + kernels["group_shares"]["convolution forward"]
+    )
+    assert kernels["step_seconds"] == pytest.approx(8 / result["train_images_per_second"])
+    assert kernels["convolution_flops_per_second"] == pytest.approx(
+        result["training_flops_per_image"] * 8 / (kernels["step_seconds"] * kernels["convolution_share"])
+    )
+    assert result["convolution_share_of_sgemm"] == pytest.approx(
+        kernels["convolution_flops_per_second"] / result["sgemm_flops_per_second"]
+    )
+    assert "convolution gradients" in printed and "of the step" in printed
+    unprofiled, _ = run_cli(
+        ["throughput", "--model", "resnet", "--set", "depth=8", *TINY, "--profile-steps", "0"], tmp_path, capsys
+    )
+    assert unprofiled["kernels"] is None and unprofiled["convolution_share_of_sgemm"] is None
     assert result["memory"]["peak_rss_mib"] > 100  # TensorFlow alone is more than that
     assert result["memory"]["device_peak_mib"] is None  # CPU only
     assert "GFLOP/s" in printed and "MiB RSS" in printed
@@ -240,11 +259,16 @@ def test_variants_compare_keras_and_fused_batch_norm(tmp_path, capsys):
         "--variant",
         "fused_bn",
         "--variant",
+        "fused_bn_float32",
+        "--variant",
         "no_bn",
         *TINY,
     ]
     result, printed = run_cli(argv, tmp_path, capsys)
-    assert [r["variant"] for r in result["rows"]] == ["keras_bn", "fused_bn", "no_bn"]
+    assert [r["variant"] for r in result["rows"]] == ["keras_bn", "fused_bn", "fused_bn_float32", "no_bn"]
+    cast_first = bench.variant_model(reszoo.build("preact_resnet", depth=8), "fused_bn_float32")
+    bns = [layer for layer in cast_first.layers if isinstance(layer, FusedBatchNormalization)]
+    assert bns and not any(layer.half_inputs_in_kernel for layer in bns)
     assert result["rows"][0]["speedup"] == 1.0
     for row in result["rows"][1:]:
         assert row["speedup"] == pytest.approx(row["images_per_second"] / result["rows"][0]["images_per_second"])
@@ -423,6 +447,40 @@ def test_fused_bn_matches_keras_bn_in_training():
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
+def test_fused_bn_runs_the_kernel_on_bfloat16_activations_without_a_float32_copy():
+    x = tf.constant(np.random.default_rng(1).normal(3.0, 2.0, size=(8, 6, 6, 5)).astype("float32"))
+    x16 = tf.cast(x, "bfloat16")
+    policy = keras.DTypePolicy("mixed_bfloat16")
+
+    class CastFirst(FusedBatchNormalization):
+        half_inputs_in_kernel = False
+
+    layers = [cls(momentum=0.9, epsilon=1e-5, dtype=policy) for cls in (keras.layers.BatchNormalization, CastFirst)]
+    layers.append(FusedBatchNormalization(momentum=0.9, epsilon=1e-5, dtype=policy))
+    for layer in layers:
+        layer.build(x.shape)
+    results = []
+    for layer in layers:
+        with tf.GradientTape() as tape:
+            tape.watch(x16)
+            y = layer(x16, training=True)
+            loss = tf.reduce_sum(tf.cast(y, "float32") * tf.range(5, dtype="float32"))
+        results.append((y, tape.gradient(loss, [x16, *layer.trainable_weights])))
+        assert y.dtype == tf.bfloat16
+    keras_bn, cast_first, in_kernel = results
+    np.testing.assert_array_equal(tf.cast(in_kernel[0], "float32"), tf.cast(cast_first[0], "float32"))
+    np.testing.assert_allclose(tf.cast(in_kernel[0], "float32"), tf.cast(keras_bn[0], "float32"), atol=0.04)
+    for ours, theirs in zip(in_kernel[1], keras_bn[1], strict=True):
+        np.testing.assert_allclose(tf.cast(ours, "float32"), tf.cast(theirs, "float32"), rtol=0.02, atol=0.05)
+    np.testing.assert_allclose(layers[2].moving_variance, layers[0].moving_variance, rtol=1e-2)
+    # The bfloat16 activations reach the kernel as they are: no Cast of them to float32 in the traced call.
+    graph = tf.function(lambda t: layers[2](t, training=True)).get_concrete_function(x16).graph
+    casts = [op for op in graph.get_operations() if op.type == "Cast" and op.inputs[0].dtype == tf.bfloat16]
+    assert casts == []
+    (kernel,) = [op for op in graph.get_operations() if op.type.startswith("FusedBatchNorm")]
+    assert kernel.inputs[0].dtype == tf.bfloat16 and kernel.inputs[1].dtype == tf.float32
+
+
 def test_fused_bn_inference_is_the_parent_code():
     x = np.random.default_rng(2).normal(size=(4, 3, 3, 5)).astype("float32")
     reference, fused = _bn_pair(x.shape)
@@ -563,6 +621,66 @@ def test_peer_trains_and_reports_epoch_times(peer):
         peer.CifarResNet(9, "preact")
 
 
+def test_peer_trains_under_bfloat16_autocast_with_float32_weights(peer):
+    result = peer.train("preact", 8, images=8, epochs=2, batch_size=4, bf16=True)
+    assert result["precision"] == "bfloat16 autocast" and len(result["epoch_seconds"]) == 2
+    assert peer.train("preact", 8, images=4, epochs=1, batch_size=4)["precision"] == "float32"
+
+
+def test_peer_serves_uint8_images_like_a_reszoo_export(peer):
+    import torch
+
+    served = peer.Served(peer.CifarResNet(8, "preact")).eval()
+    images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
+    with torch.inference_mode():
+        probabilities = served(images)
+        logits = served.network((images.float() - served.mean) / served.std)
+    assert probabilities.shape == (3, 10)
+    torch.testing.assert_close(probabilities, torch.softmax(logits, 1))
+    torch.testing.assert_close(served.mean.flatten(), torch.tensor(peer.MEAN))
+    result = peer.infer("preact", 8, batch_sizes=(1, 4), images=8, rounds=1, channels_last=True)
+    assert set(result["images_per_second"]) == {"1", "4"} and min(result["images_per_second"].values()) > 0
+    assert result["params"] == peer.trainable_params(peer.CifarResNet(8, "preact")) and result["channels_last"]
+
+
+def test_run_peer_precisions_and_inference_batch_sizes_are_checked(peer):
+    run_peer = _load_benchmark_module("run_peer")
+    assert run_peer.parse_precisions("float32,bfloat16") == ["float32", "bfloat16"]
+    assert run_peer.PRECISIONS["bfloat16"] == (("--precision", "mixed_bfloat16"), ("--bf16",))
+    with pytest.raises(ValueError, match="--precisions must be among float32, bfloat16. Received: 'fp16'"):
+        run_peer.parse_precisions("fp16")
+    assert run_peer.parse_batch_sizes("1,256") == (1, 256) and run_peer.parse_batch_sizes("none") == ()
+    with pytest.raises(ValueError, match="positive integers or none. Received: '0,4'"):
+        run_peer.parse_batch_sizes("0,4")
+
+
+def test_run_peer_inference_alternates_and_compares_with_the_fastest_pytorch(peer, monkeypatch, tmp_path):
+    run_peer = _load_benchmark_module("run_peer")
+    calls = []
+
+    def fake_reszoo(kind, depth, **kwargs):
+        calls.append("reszoo")
+        return {"SavedModel": {"1": 100.0, "8": 800.0}, "ONNX": {"1": 300.0, "8": 900.0}, "LiteRT": {"1": 50, "8": 5}}
+
+    def fake_pytorch(kind, depth, *, config, **kwargs):
+        calls.append(config)
+        return {"1": 200.0, "8": 400.0} if config == "eager" else {"1": 150.0, "8": 1600.0}
+
+    monkeypatch.setattr(run_peer, "run_reszoo_inference", fake_reszoo)
+    monkeypatch.setattr(run_peer, "run_pytorch_inference", fake_pytorch)
+    rows = run_peer.compare_inference(
+        "preact", 8, batch_sizes=(1, 8), images=8, rounds=1, repeats=2, workdir=str(tmp_path),
+        torch_configs=("eager", "compile"),
+    )  # fmt: skip
+    assert calls == ["reszoo", "eager", "compile", "compile", "eager", "reszoo"]
+    one, eight = rows
+    assert (one["batch_size"], one["fastest_pytorch"], one["fastest_reszoo_format"]) == (1, "eager", "ONNX")
+    assert one["savedmodel_to_pytorch"] == pytest.approx(0.5) and one["best_format_to_pytorch"] == pytest.approx(1.5)
+    assert (eight["fastest_pytorch"], eight["savedmodel_to_pytorch"]) == ("compile", pytest.approx(0.5))
+    table = run_peer.render_inference(rows, markdown=True)
+    assert "| SavedModel img/s |" in table and "0.50 (eager)" in table and "1.50 (ONNX)" in table
+
+
 def test_run_peer_drops_the_warmup_epoch(peer):
     run_peer = _load_benchmark_module("run_peer")
     assert run_peer.steady_images_per_second(100, [50.0, 1.0, 3.0]) == pytest.approx(50.0)
@@ -608,12 +726,30 @@ def test_run_peer_end_to_end(peer, tmp_path):
         "1",
         "--torch-configs",
         "eager,channels_last",
+        "--precisions",
+        "float32,bfloat16",
+        "--inference-batch-sizes",
+        "1,4",
+        "--inference-images",
+        "8",
         "--out",
         str(out),
     ]
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    (row,) = json.loads(out.read_text())["rows"]
+    result = json.loads(out.read_text())
+    row, bf16_row = result["rows"]
+    assert (row["precision"], bf16_row["precision"]) == ("float32", "bfloat16")
+    assert bf16_row["runs"]["reszoo"][0]["precision"] == "mixed_bfloat16"
+    assert bf16_row["runs"]["pytorch_eager"][0]["precision"] == "bfloat16 autocast"
+    assert [
+        (r["batch_size"], r["fastest_reszoo_format"] in ("SavedModel", "ONNX", "LiteRT"))
+        for r in result["inference_rows"]
+    ] == [(1, True), (4, True)]
+    assert set(result["inference_rows"][0]["median_images_per_second"]) == {
+        "reszoo_SavedModel", "reszoo_ONNX", "reszoo_LiteRT", "pytorch_eager", "pytorch_channels_last"
+    }  # fmt: skip
+    assert "inference (eval mode" in completed.stdout
     assert row["params"] == 75_162
     assert row["reszoo_to_pytorch"] == pytest.approx(row["reszoo_images_per_second"] / row["pytorch_images_per_second"])
     assert set(row["median_images_per_second"]) == {"reszoo", "pytorch_eager", "pytorch_channels_last"}
@@ -649,3 +785,34 @@ def test_profile_breaks_the_step_down_by_op_type(tmp_path, capsys):
     assert sum(r["share"] for r in result["rows"]) == pytest.approx(1.0)
     assert result["kernel_ms_per_step"] == pytest.approx(sum(r["ms_per_step"] for r in result["rows"]))
     assert "Process" not in ops and "kernel time per step" in printed
+    shares = result["group_shares"]
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares["convolution gradients"] == pytest.approx(
+        sum(r["share"] for r in result["rows"] if "Conv2DBackprop" in r["op"])
+    )
+    assert f"convolution gradients {shares['convolution gradients']:.0%}" in printed
+
+
+@pytest.mark.parametrize(
+    ("op", "group"),
+    [
+        ("_MklNativeConv2DBackpropFilter", "convolution gradients"),
+        ("Conv2DBackpropInput", "convolution gradients"),
+        ("DepthwiseConv2dNativeBackpropFilter", "convolution gradients"),
+        ("_MklNativeConv2D", "convolution forward"),
+        ("_FusedConv2D", "convolution forward"),
+        ("DepthwiseConv2dNative", "convolution forward"),
+        ("_MklNativeFusedBatchNormGradV3", "batch norm"),
+        ("MatMul", "matmul"),
+        ("StridedSliceGrad", "other (elementwise, slices, pads, optimizer)"),
+    ],
+)
+def test_profile_groups_every_op_type_by_what_its_time_is_spent_on(op, group):
+    from reszoo.bench.profile import group_shares, op_group
+
+    assert op_group(op) == group
+    assert group_shares({op: 3, "AddV2": 1}) == pytest.approx(
+        {group: 0.75, "other (elementwise, slices, pads, optimizer)": 0.25}
+        if group != "other (elementwise, slices, pads, optimizer)"
+        else {group: 1.0}
+    )

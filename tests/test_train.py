@@ -623,6 +623,54 @@ def test_mixed_float16_trains_with_loss_scaling_and_float32_outputs(tmp_path):
     assert served.dtype == tf.float32 and np.allclose(served.numpy().sum(1), 1, atol=1e-3)
 
 
+@pytest.mark.parametrize(
+    ("cpu_flags", "gpus", "onednn", "policy", "reason"),
+    [
+        (["avx2", "avx512f", "amx_tile", "amx_bf16"], [], True, "mixed_bfloat16", r"native bfloat16 \(amx_bf16\)"),
+        (["avx2", "avx512f", "avx512_bf16"], [], True, "mixed_bfloat16", r"native bfloat16 \(avx512_bf16\)"),
+        (["avx2", "fma", "avx512f", "avx512_vnni"], [], True, "float32", "no native bfloat16"),
+        (["amx_bf16"], [], False, "float32", "TF_ENABLE_ONEDNN_OPTS=0"),
+        (["avx2"], [(9, 0)], True, "mixed_bfloat16", "GPU compute capability 9.0 has bfloat16"),
+        (["amx_bf16"], [(8, 0), (7, 5)], True, "mixed_float16", "7.5 has float16 tensor cores, not bfloat16"),
+        (["amx_bf16"], [(6, 1)], True, "float32", "6.1 has no reduced-precision"),
+    ],
+)
+def test_auto_precision_picks_bfloat16_only_where_the_hardware_computes_it(cpu_flags, gpus, onednn, policy, reason):
+    from reszoo.hardware import auto_precision
+
+    chosen, why = auto_precision(cpu_flags=cpu_flags, gpu_capabilities=gpus, onednn=onednn)
+    assert chosen == policy and re.search(reason, why) and why.startswith("--precision auto: ")
+
+
+def test_precision_auto_resolves_once_to_a_policy_named_in_the_log_summary_and_dry_run(tmp_path, monkeypatch, capsys):
+    from reszoo import hardware
+
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: ["avx512f", "amx_bf16"])
+    monkeypatch.setattr(hardware, "gpu_capabilities", lambda: [])
+    assert train.main([*TINY, "--dataset", "synthetic:64", "--precision", "auto", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"precision\s+'mixed_bfloat16'", printed) and "--precision mixed_bfloat16" in printed
+    assert "the CPU has native bfloat16 (amx_bf16)" in printed
+    summary = tiny_run(tmp_path, "--precision", "auto")
+    assert summary["precision"] == summary["config"]["precision"] == "mixed_bfloat16"
+    assert summary["precision_origin"] == "--precision auto: the CPU has native bfloat16 (amx_bf16)"
+    assert "mixed_bfloat16 (--precision auto: the CPU has native bfloat16 (amx_bf16))" in capsys.readouterr().out
+    net = next(
+        layer
+        for layer in keras.models.load_model(tmp_path / "out" / "model.keras").layers
+        if isinstance(layer, keras.Model)
+    )
+    assert net.get_layer("stem_conv").dtype_policy.name == "mixed_bfloat16"
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: ["avx2", "fma"])
+    config = train.resolve(train.parse_args([*TINY, "--dataset", "synthetic:64", "--precision", "auto"]))
+    assert (config.precision, config.precision_origin) == (
+        "float32",
+        "--precision auto: the CPU has no native bfloat16 (amx_bf16 / avx512_bf16)",
+    )
+    named = train.resolve(train.parse_args([*TINY, "--dataset", "synthetic:64", "--precision", "float32"]))
+    assert named.precision_origin == "" and named == config  # the origin is for people, not a setting
+
+
 @pytest.mark.parametrize("flags, expected", [(["--jit"], True), (["--no-jit"], False), ([], False)])
 def test_jit_flag_reaches_compile(flags, expected):
     args = train.resolve(train.parse_args([*TINY, *flags]))

@@ -144,6 +144,12 @@ def build_parser() -> cli.ArgumentParser:
     _model_args(p)
     _jit_arg(p)
     _timing_args(p, steps=10, rounds=3, warmup=3)
+    p.add_argument(
+        "--profile-steps",
+        type=cli.non_negative_int,
+        default=3,
+        help="training steps traced after the timing for the kernel-time shares (3; 0: none; TensorFlow, no XLA)",
+    )
 
     p = sub.add_parser("pipeline", help="tf.data pipeline images/s vs FastResNet-20 training images/s")
     p.add_argument("--dataset", default="synthetic:50000", help="as reszoo.train's --dataset (synthetic:50000)")

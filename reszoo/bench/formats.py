@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 import reszoo
-from reszoo.bench.machine import machine_info, require_tensorflow
+from reszoo.bench.machine import cpu_model, machine_info, require_tensorflow
 from reszoo.bench.tables import format_table
 
 # (label, file in the export folder; "" is the SavedModel folder itself).
@@ -32,17 +32,6 @@ def disk_size(path: str) -> int:
     if os.path.isfile(path):
         return os.path.getsize(path)
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        import platform
-
-        return platform.processor() or "unknown"
 
 
 def deployable(args: argparse.Namespace) -> keras.Model:

@@ -17,6 +17,7 @@ import numpy as np
 
 import reszoo
 from reszoo.bench.choices import WrongBackendError
+from reszoo.hardware import cpu_flags, cpu_model
 
 
 def machine_info() -> dict[str, Any]:
@@ -55,46 +56,6 @@ def machine_info() -> dict[str, Any]:
 
         info["versions"]["jax"] = jax.__version__
     return info
-
-
-# The instruction-set extensions a CPU training or inference step can use, as /proc/cpuinfo names them: the
-# vector width (AVX2 / AVX-512) and the reduced-precision dot products (VNNI, BF16, FP16, AMX) oneDNN picks
-# kernels by. Figures from CPUs that differ in these are not comparable.
-SPEED_FLAGS = (
-    "avx2",
-    "fma",
-    "avx512f",
-    "avx512_vnni",
-    "avx512_bf16",
-    "avx512_fp16",
-    "amx_tile",
-    "amx_bf16",
-    "amx_int8",
-)
-
-
-def _cpuinfo_field(name: str) -> str | None:
-    """The first ``name : value`` of /proc/cpuinfo (Linux), None elsewhere."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, sep, value = line.partition(":")
-                if sep and key.strip() == name:
-                    return value.strip()
-    except OSError:
-        pass  # no /proc (not Linux): the callers fall back to platform's answer
-    return None
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name (``/proc/cpuinfo``'s model name), else what ``platform`` says."""
-    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
-
-
-def cpu_flags() -> list[str]:
-    """Which of ``SPEED_FLAGS`` the CPU has (empty where /proc/cpuinfo is not readable)."""
-    flags = set((_cpuinfo_field("flags") or "").split())
-    return [flag for flag in SPEED_FLAGS if flag in flags]
 
 
 def onednn_enabled() -> bool | None:

@@ -42,6 +42,33 @@ def op_time_breakdown(xspace_bytes: bytes) -> dict[str, int]:
     return totals
 
 
+# What each op type's kernel time is spent on, by the first rule its name matches (TensorFlow's and
+# oneDNN's names: Conv2DBackpropFilter, _MklNativeConv2DBackpropInput, _FusedConv2D, FusedBatchNormGradV3...).
+OP_GROUPS = (
+    ("convolution gradients", ("Conv2DBackprop", "DepthwiseConv2dNativeBackprop")),
+    ("convolution forward", ("Conv2D", "DepthwiseConv2dNative")),
+    ("batch norm", ("BatchNorm",)),
+    ("matmul", ("MatMul",)),
+)
+OTHER_GROUP = "other (elementwise, slices, pads, optimizer)"
+
+
+def op_group(op_type: str) -> str:
+    """The ``OP_GROUPS`` name an op type's kernel time counts under (``OTHER_GROUP`` when none)."""
+    return next((group for group, parts in OP_GROUPS if any(part in op_type for part in parts)), OTHER_GROUP)
+
+
+def group_shares(totals: dict[str, int]) -> dict[str, float]:
+    """Share of the kernel time per ``op_group``, in ``OP_GROUPS`` order (groups with no time left out)."""
+    total = sum(totals.values()) or 1
+    shares: dict[str, float] = {}
+    for group in (*(name for name, _ in OP_GROUPS), OTHER_GROUP):
+        time = sum(ps for op, ps in totals.items() if op_group(op) == group)
+        if time:
+            shares[group] = time / total
+    return shares
+
+
 def traced_op_times(model, batches, steps: int) -> dict[str, int]:
     """Picoseconds per op type over ``steps`` training steps, traced into a temporary folder."""
     import tensorflow as tf
@@ -76,6 +103,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "variant": args.variant,
         "settings": settings(args, "batch_size", "precision", "steps", "warmup_steps"),
         "kernel_ms_per_step": total / args.steps / 1e9,
+        "group_shares": group_shares(totals),
         "rows": rows,
         "machine": machine_info(),
     }
@@ -87,4 +115,7 @@ def render(result: dict[str, Any], markdown: bool = False) -> str:
     rows = [
         [r["op"], f"{r['ms_per_step']:.1f}", f"{100 * r['share']:.1f}%"] for r in result["rows"] if r["share"] >= 0.005
     ]
-    return f"kernel time per step: {result['kernel_ms_per_step']:.0f} ms\n" + format_table(headers, rows, markdown)
+    groups = ", ".join(f"{group} {share:.0%}" for group, share in result["group_shares"].items())
+    return f"kernel time per step: {result['kernel_ms_per_step']:.0f} ms ({groups})\n" + format_table(
+        headers, rows, markdown
+    )

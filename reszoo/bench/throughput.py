@@ -43,6 +43,43 @@ def sgemm_flops_per_second(size: int = SGEMM_SIZE, repeats: int = 5) -> float:
     return 2 * size**3 / best
 
 
+def kernel_breakdown(
+    model, batches, args: argparse.Namespace, training_flops_per_image: float, train_images_per_second: float
+) -> dict[str, Any] | None:
+    """Where the training step's time goes (``bench profile``'s op groups over ``args.profile_steps`` traced
+    steps, after the timing) and the rate the convolutions reach in their own kernel time. TensorFlow only
+    (its profiler; None on JAX, under XLA, whose clusters hide the op types, and with ``--profile-steps 0``).
+
+    The shares are of kernel time summed over TensorFlow's inter-op threads, which exceeds the wall time when
+    ops overlap (``thread_seconds_per_second``); the step's wall time is apportioned by them. Nearly all of a
+    residual network's training FLOPs are convolutions (forward, input and filter gradients), so
+    ``training FLOPs / (wall step x convolution share)`` is the rate of the convolutions themselves, which set
+    beside the sgemm peak says how much is lost inside the convolution kernels and how much outside them.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow" or not args.profile_steps or model.jit_compile:  # XLA: fused ops
+        return None
+    from reszoo.bench.profile import group_shares, traced_op_times
+
+    totals = traced_op_times(model, batches, args.profile_steps)
+    kernel_seconds = sum(totals.values()) / 1e12 / args.profile_steps
+    shares = group_shares(totals)
+    convolution = shares.get("convolution gradients", 0.0) + shares.get("convolution forward", 0.0)
+    step_flops = training_flops_per_image * args.batch_size
+    step_seconds = args.batch_size / train_images_per_second
+    return {
+        "profiled_steps": args.profile_steps,
+        "kernel_seconds_per_step": kernel_seconds,
+        "step_seconds": step_seconds,
+        "thread_seconds_per_second": kernel_seconds / step_seconds,
+        "group_shares": shares,
+        "convolution_gradient_share": shares.get("convolution gradients", 0.0),
+        "convolution_share": convolution,
+        "convolution_flops_per_second": step_flops / (step_seconds * convolution) if convolution else 0.0,
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Training and inference images/s, peak memory, FLOPs per image and achieved FLOP/s of one model."""
     set_precision(args.precision)
@@ -63,6 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     train_ips = timings["train"].images_per_second
     infer_ips = timings["inference"].images_per_second
     peak = sgemm_flops_per_second()
+    kernels = kernel_breakdown(model, batches, args, flops.training_flops, train_ips)
     return {
         "command": "throughput",
         "model": model.name,
@@ -82,6 +120,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "inference_flops_per_second": flops.forward_flops * infer_ips,
         "sgemm_flops_per_second": peak,
         "training_share_of_sgemm": flops.training_flops * train_ips / peak,
+        "kernels": kernels,
+        "convolution_share_of_sgemm": None if kernels is None else kernels["convolution_flops_per_second"] / peak,
         "memory": peak_memory(),
         "machine": machine_info(),
     }
@@ -113,6 +153,7 @@ def render(result: dict[str, Any], markdown: bool = False) -> str:
             f"{result['sgemm_flops_per_second'] / 1e9:.1f} GFLOP/s ({SGEMM_SIZE}x{SGEMM_SIZE} float32 numpy matmul, "
             f"same cores): training runs at {result['training_share_of_sgemm']:.0%} of it",
         ),
+        *_kernel_lines(result),
         (
             "peak memory",
             f"{memory['peak_rss_mib']} MiB RSS"
@@ -120,3 +161,22 @@ def render(result: dict[str, Any], markdown: bool = False) -> str:
         ),
     ]
     return "\n".join(f"{k:>16}: {v}" for k, v in lines)
+
+
+def _kernel_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
+    kernels = result.get("kernels")
+    if not kernels:
+        return []
+    groups = ", ".join(f"{group} {share:.0%}" for group, share in kernels["group_shares"].items())
+    return [
+        (
+            "step time",
+            f"{groups} (kernel time: {1e3 * kernels['kernel_seconds_per_step']:.0f} ms over the inter-op threads "
+            f"per {1e3 * kernels['step_seconds']:.0f} ms step)",
+        ),
+        (
+            "convolutions",
+            f"{kernels['convolution_flops_per_second'] / 1e9:.1f} GFLOP/s in their {kernels['convolution_share']:.0%} "
+            f"of the step, {result['convolution_share_of_sgemm']:.0%} of the sgemm peak",
+        ),
+    ]

@@ -1,7 +1,8 @@
 """``bench variants``: one model's training step in variants that keep its numerics (TensorFlow only).
 
 ``keras_bn``: reszoo's ``FusedBatchNormalization`` swapped for Keras' own ``keras.layers.BatchNormalization``
-(as reszoo built models before 2026-12-03); ``fused_bn``: as built; ``xla``: Keras' BN compiled with XLA;
+(as reszoo built models before 2026-12-03); ``fused_bn``: as built; ``fused_bn_float32``: the fused BN casting
+bfloat16 / float16 activations to float32 first (before 2026-12-07; differs only under ``--precision mixed_*``); ``xla``: Keras' BN compiled with XLA;
 ``no_bn``: every BN removed, not a model but the ceiling of any BN speed-up. Every variant is a copy of one
 built model, so all start from the same weights.
 """
@@ -40,6 +41,17 @@ def with_fused_batch_norm(model: keras.Model) -> keras.Model:
     return _with_batch_norm_class(model, FusedBatchNormalization)
 
 
+def with_float32_fused_batch_norm(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` whose fused BN casts half-precision inputs to float32 first (as Keras' BN does and
+    reszoo's did before 2026-12-07); the same as ``fused_bn`` under float32."""
+    from reszoo.layers.fused_bn import FusedBatchNormalization
+
+    class Float32FusedBatchNormalization(FusedBatchNormalization):
+        half_inputs_in_kernel = False
+
+    return _with_batch_norm_class(model, Float32FusedBatchNormalization)
+
+
 def with_keras_batch_norm(model: keras.Model) -> keras.Model:
     """A copy of ``model`` whose BN layers are Keras' own, unfused ``keras.layers.BatchNormalization``."""
     return _with_batch_norm_class(model, keras.layers.BatchNormalization)
@@ -67,6 +79,8 @@ def variant_model(base: keras.Model, variant: str) -> keras.Model:
     """``base`` as ``variant`` builds it (``xla`` changes the compilation, not the model)."""
     if variant == "no_bn":
         return without_batch_norm(base)
+    if variant == "fused_bn_float32":
+        return with_float32_fused_batch_norm(base)
     if "fused_bn" in variant:
         return with_fused_batch_norm(base)
     return with_keras_batch_norm(base)

@@ -35,7 +35,15 @@ def _tensorflow_backend() -> bool:
 
 @keras.saving.register_keras_serializable(package="reszoo")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
-    """``keras.layers.BatchNormalization`` using TF's fused kernel in training (see the module docstring)."""
+    """``keras.layers.BatchNormalization`` using TF's fused kernel in training (see the module docstring).
+
+    Under a mixed policy the kernel takes the bfloat16 / float16 activations as they are (its statistics,
+    scale and offset are float32 inside it), where Keras' BN casts them to float32 first: two casts and
+    a float32 copy of every activation less per BN, forward and backward. ``half_inputs_in_kernel = False``
+    is the cast-first behaviour (``bench variants``' ``fused_bn_float32`` measures the two).
+    """
+
+    half_inputs_in_kernel = True
 
     def _fused_applies(self, inputs, training, mask) -> bool:
         return (
@@ -59,11 +67,12 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         # Imported here: this path runs only on the TensorFlow backend.
         import tensorflow as tf
 
-        x = tf.cast(inputs, "float32") if inputs.dtype in (tf.float16, tf.bfloat16) else inputs
+        half = inputs.dtype in (tf.float16, tf.bfloat16)
+        x = tf.cast(inputs, "float32") if half and not self.half_inputs_in_kernel else inputs
         outputs, batch_mean, batch_variance = tf.compat.v1.nn.fused_batch_norm(
             x,
-            tf.cast(self.gamma, x.dtype),
-            tf.cast(self.beta, x.dtype),
+            tf.cast(self.gamma, "float32"),  # float32 for half inputs too (the kernel's U type)
+            tf.cast(self.beta, "float32"),
             epsilon=self.epsilon,
             data_format="NHWC",
             is_training=True,
@@ -71,9 +80,9 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         # The kernel normalises with the biased batch variance but returns the
         # unbiased one (times n / (n - 1)); Keras' moving variance averages the
         # biased one, so undo the correction to keep the parent's statistics.
-        count = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), x.dtype)
+        count = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), batch_variance.dtype)
         biased_variance = batch_variance * (count - 1.0) / tf.maximum(count, 1.0)
-        momentum = tf.cast(self.momentum, x.dtype)
+        momentum = tf.cast(self.momentum, batch_variance.dtype)
         self.moving_mean.assign(self.moving_mean * momentum + batch_mean * (1.0 - momentum))
         self.moving_variance.assign(self.moving_variance * momentum + biased_variance * (1.0 - momentum))
         return tf.cast(outputs, self.compute_dtype)

@@ -10,7 +10,10 @@ from typing import Any
 
 AUGMENTATIONS = ("standard", "none", "randaugment")
 STRATEGIES = ("auto", "mirrored", "multiworker", "default")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
+# reszoo.train --precision: a policy, or auto (reszoo.hardware.auto_precision: bfloat16 where the CPU or GPU
+# computes it natively, float32 elsewhere), resolved once into the config's policy.
+PRECISION_CHOICES = ("auto", *PRECISIONS)
 SCHEDULES = ("step", "cosine")
 SCHEDULE_UNITS = ("epoch", "iteration")
 # reszoo.export.FORMATS (the SavedModel is always written; the others on request).

@@ -18,7 +18,7 @@ from reszoo.training.choices import (
     AUGMENTATIONS,
     DEFAULTS,
     EXPORT_FORMATS,
-    PRECISIONS,
+    PRECISION_CHOICES,
     SCHEDULE_UNITS,
     SCHEDULES,
     STRATEGIES,
@@ -220,7 +220,14 @@ def _add_speed_arguments(p: argparse.ArgumentParser) -> None:
         "or all logical CPUs without GPUs; multiworker: MultiWorkerMirroredStrategy from TF_CONFIG "
         "(or SLURM); default: no distribution",
     )
-    p.add_argument("--precision", choices=PRECISIONS, default="float32", help="Keras dtype policy (float32)")
+    p.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="float32",
+        help="Keras dtype policy (float32); auto: mixed_bfloat16 where the CPU has native bfloat16 (AMX-BF16 or "
+        "AVX512-BF16) or the GPU bfloat16 tensor cores (compute capability 8.0+), mixed_float16 on 7.x GPUs, "
+        "float32 elsewhere; the log and summary.json name what it picked and why",
+    )
     p.add_argument(
         "--jit",
         action=argparse.BooleanOptionalAction,

@@ -93,6 +93,9 @@ class TrainConfig:
     export_formats: tuple[str, ...] = ()  # beside the SavedModel, which every export has: onnx, litert
     # How the iteration warm-up's length came about (the recipe's, scaled; or as given): for the log.
     warmup_origin: str = dataclasses.field(default="", compare=False)
+    # Why ``precision`` is what it is when --precision auto chose it (reszoo.hardware.auto_precision); "" when
+    # the policy was named.
+    precision_origin: str = dataclasses.field(default="", compare=False)
 
     # ---- construction
 
@@ -316,6 +319,8 @@ def resolve(args: argparse.Namespace, recipe: str | None = None, info: data.Data
         values["weight_decay"] = family_weight_decay
     _check_schedule(values)
     settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    if args.precision == "auto":
+        settings["precision"], settings["precision_origin"] = resolve_auto_precision()
     fused_bn = getattr(args, "fused_bn", None)
     settings.update(
         values,
@@ -331,6 +336,13 @@ def resolve(args: argparse.Namespace, recipe: str | None = None, info: data.Data
         ),
     )
     return TrainConfig.from_dict(settings)
+
+
+def resolve_auto_precision() -> tuple[str, str]:
+    """(policy, reason) of ``--precision auto`` on this machine (``reszoo.hardware.auto_precision``)."""
+    from reszoo import hardware  # lists the GPUs through TensorFlow: only for auto
+
+    return hardware.auto_precision_here()
 
 
 def _warmup_length(

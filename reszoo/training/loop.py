@@ -644,7 +644,7 @@ def log_start(config: TrainConfig, net, bundle, strategy, backup: Backup, resume
         f"{bundle.num_classes} classes, {'x'.join(map(str, bundle.image_shape))}; {config.epochs} epochs, "
         f"batch {config.batch_size} ({steps} iterations an epoch), lr {config.lr} ({config.schedule}{milestones} "
         f"per {config.schedule_unit}), {describe_warmup(config)}, wd {config.weight_decay}, "
-        f"{describe_regularisers(config)}recipe {config.recipe or 'none'}, {config.precision}, "
+        f"{describe_regularisers(config)}recipe {config.recipe or 'none'}, {describe_precision(config)}, "
         f"{distribute.strategy_name(strategy)} strategy x{strategy.num_replicas_in_sync}"
     )
     if resumed_at:
@@ -653,6 +653,11 @@ def log_start(config: TrainConfig, net, bundle, strategy, backup: Backup, resume
         log(f"--resume-with-changes: {key} was {before!r} in the backup's run, now {now!r}")
     else:
         log(f"backing up to {backup.path} after every epoch; rerun the same command to resume")
+
+
+def describe_precision(config: TrainConfig) -> str:
+    """The dtype policy, and why when ``--precision auto`` chose it."""
+    return f"{config.precision} ({config.precision_origin})" if config.precision_origin else config.precision
 
 
 def describe_regularisers(config: TrainConfig) -> str:
@@ -717,6 +722,7 @@ def make_summary(config: TrainConfig, model, net, bundle, strategy, rows, named,
         "input_shape": list(bundle.image_shape),
         "recipe": config.recipe,
         "precision": config.precision,
+        "precision_origin": config.precision_origin or None,  # why, when --precision auto chose it
         "jit_compile": bool(model.jit_compile),
         "deterministic": bool(config.deterministic),
         "strategy": distribute.strategy_name(strategy),
