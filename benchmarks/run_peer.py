@@ -26,12 +26,14 @@ OpenMP threads slow down far more than TensorFlow's under contention). Prints a 
     python benchmarks/run_peer.py --kinds preact,fast1,fast2 --depths 20 --images 5120 --epochs 3 --repeats 3
 
 Needs PyTorch (``pip install torch==2.13.0``, a CPU wheel; a benchmark
-dependency, not one of reszoo's).
+dependency, not one of reszoo's), and for the inference table onnxruntime, tf2onnx and ai-edge-litert
+(reszoo's ``test`` extra). It installs nothing: a missing one is named with its pip line, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -44,7 +46,27 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import peer_pytorch  # noqa: E402  (needs torch; a clear ImportError otherwise)
+try:
+    import peer_pytorch  # noqa: E402  (needs torch)
+except ImportError:  # main() names what to install
+    peer_pytorch = None
+
+# What the benchmark needs beyond reszoo's own requirements, as pip names it; it installs nothing itself.
+REQUIREMENTS = {
+    "torch": "torch==2.13.0",
+    "onnxruntime": "onnxruntime==1.32.0",
+    "tf2onnx": "tf2onnx==1.17.0",
+    "ai_edge_litert": "ai-edge-litert==2.3.0",
+}
+
+
+def missing_requirements(*, inference: bool, find_spec=None) -> list[str]:
+    """The pip requirements of ``REQUIREMENTS`` not importable here: torch always, the export runtimes for the
+    inference table (``find_spec``: ``importlib.util.find_spec``, or a stand-in)."""
+    find_spec = find_spec or importlib.util.find_spec
+    modules = ["torch", *(["onnxruntime", "tf2onnx", "ai_edge_litert"] if inference else [])]
+    return [REQUIREMENTS[module] for module in modules if find_spec(module) is None]
+
 
 # PyTorch unit kind -> (reszoo family, builder arguments besides depth).
 RESZOO_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -546,6 +568,12 @@ def main(argv=None) -> dict[str, Any]:
         inference_batches = parse_batch_sizes(args.inference_batch_sizes)
     except ValueError as error:
         p.error(str(error))
+    missing = missing_requirements(inference=bool(inference_batches))
+    if missing:
+        p.error(
+            f"needs {', '.join(missing)} (not installed; this benchmark installs nothing): "
+            f"pip install {' '.join(missing)}"
+        )
     if args.skip_training and not inference_batches:
         p.error("--skip-training leaves nothing to run with --inference-batch-sizes none")
     reszoo_env = {}

@@ -5,6 +5,7 @@ check the shape and internal consistency of what they report, never a timing.
 """
 
 import ast
+import functools
 import importlib.util
 import json
 import os
@@ -679,6 +680,31 @@ def test_run_peer_inference_alternates_and_compares_with_the_fastest_pytorch(pee
     assert (eight["fastest_pytorch"], eight["savedmodel_to_pytorch"]) == ("compile", pytest.approx(0.5))
     table = run_peer.render_inference(rows, markdown=True)
     assert "| SavedModel img/s |" in table and "0.50 (eager)" in table and "1.50 (ONNX)" in table
+
+
+def test_run_peer_names_what_to_install_and_installs_nothing(peer, monkeypatch, capsys):
+    run_peer = _load_benchmark_module("run_peer")
+    absent = {"torch", "ai_edge_litert"}
+
+    def find_spec(name):
+        return None if name in absent else object()
+
+    assert run_peer.missing_requirements(inference=False, find_spec=find_spec) == ["torch==2.13.0"]
+    assert run_peer.missing_requirements(inference=True, find_spec=find_spec) == [
+        "torch==2.13.0",
+        "ai-edge-litert==2.3.0",
+    ]
+    monkeypatch.setattr(
+        run_peer, "missing_requirements", functools.partial(run_peer.missing_requirements, find_spec=find_spec)
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        run_peer.main(["--kinds", "preact"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith(
+        "error: needs torch==2.13.0, ai-edge-litert==2.3.0 (not installed; this benchmark installs nothing): "
+        "pip install torch==2.13.0 ai-edge-litert==2.3.0"
+    )
 
 
 def test_run_peer_drops_the_warmup_epoch(peer):
