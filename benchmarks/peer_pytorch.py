@@ -273,29 +273,22 @@ def main(argv=None) -> dict:
     )
     p.add_argument("--rounds", type=int, default=3, help="timed rounds of --inference (3)")
     args = p.parse_args(argv)
+    if args.inference and args.bf16:
+        p.error("--bf16 is for training; --inference times float32 eval mode")
+    common = dict(images=args.images, channels_last=args.channels_last, compile=args.compile)
     if args.inference:
-        result = infer(
+        batch_sizes = tuple(int(b) for b in args.inference.split(",") if b)
+        result = infer(args.kind, args.depth, batch_sizes=batch_sizes, rounds=args.rounds, **common)
+    else:
+        result = train(
             args.kind,
             args.depth,
-            batch_sizes=tuple(int(b) for b in args.inference.split(",") if b),
-            images=args.images,
-            rounds=args.rounds,
-            channels_last=args.channels_last,
-            compile=args.compile,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            bf16=args.bf16,
+            **common,
         )
-        print(json.dumps(result))
-        return result
-    result = train(
-        args.kind,
-        args.depth,
-        images=args.images,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        channels_last=args.channels_last,
-        compile=args.compile,
-        bf16=args.bf16,
-    )
     print(json.dumps(result))
     return result
 

@@ -160,6 +160,26 @@ def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _run(command: list[str], env: dict[str, str] | None = None) -> str:
+    """The stdout of ``command`` run from the repository root; a RuntimeError with the end of its stderr if it fails."""
+    completed = subprocess.run(command, cwd=ROOT, env=_environment(env), capture_output=True, text=True)
+    if completed.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    return completed.stdout
+
+
+def _reszoo_model_flags(kind: str, depth: int) -> list[str]:
+    """``--model FAMILY --set depth=D [--set k=v ...]``: the network of ``kind`` as reszoo's commands take it."""
+    family, extra = RESZOO_MODELS[kind]
+    return ["--model", family, "--set", f"depth={depth}", *[f"--set={k}={v}" for k, v in extra.items()]]
+
+
+def _peer_json(kind: str, depth: int, images: int, flags: list[str], python: str) -> dict[str, Any]:
+    """The JSON line ``peer_pytorch.py --kind K --depth D --images N FLAGS`` prints."""
+    command = [python, os.path.join(HERE, "peer_pytorch.py"), "--kind", kind, "--depth", str(depth)]
+    return json.loads(_run([*command, "--images", str(images), *flags]).strip().splitlines()[-1])
+
+
 def run_reszoo(
     kind: str,
     depth: int,
@@ -172,18 +192,13 @@ def run_reszoo(
     precision: str = "float32",
     python: str = sys.executable,
 ) -> dict[str, Any]:
-    family, extra = RESZOO_MODELS[kind]
     export_dir = tempfile.mkdtemp(prefix=f"reszoo-{kind}{depth}-", dir=workdir)
     os.rmdir(export_dir)  # reszoo.train wants a folder that does not exist yet
     command = [
         python,
         "-m",
         "reszoo.train",
-        "--model",
-        family,
-        "--set",
-        f"depth={depth}",
-        *[f"--set={k}={v}" for k, v in extra.items()],
+        *_reszoo_model_flags(kind, depth),
         "--dataset",
         f"synthetic:{images}",
         "--epochs",
@@ -196,9 +211,7 @@ def run_reszoo(
         export_dir,
         *PRECISIONS[precision][0],
     ]
-    completed = subprocess.run(command, cwd=ROOT, env=_environment(env), capture_output=True, text=True)
-    if completed.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    _run(command, env)
     with open(os.path.join(export_dir, "summary.json")) as f:
         summary = json.load(f)
     return {
@@ -222,26 +235,8 @@ def run_pytorch(
     precision: str = "float32",
     python: str = sys.executable,
 ) -> dict[str, Any]:
-    command = [
-        python,
-        os.path.join(HERE, "peer_pytorch.py"),
-        "--kind",
-        kind,
-        "--depth",
-        str(depth),
-        "--images",
-        str(images),
-        "--epochs",
-        str(epochs),
-        "--batch-size",
-        str(batch_size),
-        *TORCH_CONFIGS[config],
-        *PRECISIONS[precision][1],
-    ]
-    completed = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True)
-    if completed.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    flags = ["--epochs", str(epochs), "--batch-size", str(batch_size), *TORCH_CONFIGS[config]]
+    result = _peer_json(kind, depth, images, [*flags, *PRECISIONS[precision][1]], python)
     result["images_per_second"] = steady_images_per_second(result["images_per_epoch"], result["epoch_seconds"])
     result["best_images_per_second"] = best_images_per_second(result["images_per_epoch"], result["epoch_seconds"])
     return result
@@ -325,7 +320,6 @@ def run_reszoo_inference(
 ) -> dict[str, dict[str, float]]:
     """Images/s per export format and batch size: ``python -m reszoo.bench formats`` on the same network (an
     export with random weights, served by ``reszoo.load(path).predict`` on uint8 images)."""
-    family, extra = RESZOO_MODELS[kind]
     with tempfile.NamedTemporaryFile(prefix=f"formats-{kind}{depth}-", suffix=".json", dir=workdir, delete=False) as f:
         out = f.name  # written by the bench process
     command = [
@@ -333,11 +327,7 @@ def run_reszoo_inference(
         "-m",
         "reszoo.bench",
         "formats",
-        "--model",
-        family,
-        "--set",
-        f"depth={depth}",
-        *[f"--set={k}={v}" for k, v in extra.items()],
+        *_reszoo_model_flags(kind, depth),
         "--batch-sizes",
         ",".join(map(str, batch_sizes)),
         "--images",
@@ -347,9 +337,7 @@ def run_reszoo_inference(
         "--out",
         out,
     ]
-    completed = subprocess.run(command, cwd=ROOT, env=_environment(env), capture_output=True, text=True)
-    if completed.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    _run(command, env)
     with open(out) as f:
         result = json.load(f)
     rates: dict[str, dict[str, float]] = {}
@@ -369,25 +357,8 @@ def run_pytorch_inference(
     python: str = sys.executable,
 ) -> dict[str, float]:
     """Images/s per batch size of the PyTorch network in eval mode (``peer_pytorch.py --inference``)."""
-    command = [
-        python,
-        os.path.join(HERE, "peer_pytorch.py"),
-        "--kind",
-        kind,
-        "--depth",
-        str(depth),
-        "--images",
-        str(images),
-        "--rounds",
-        str(rounds),
-        "--inference",
-        ",".join(map(str, batch_sizes)),
-        *TORCH_CONFIGS[config],
-    ]
-    completed = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True)
-    if completed.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])["images_per_second"]
+    flags = ["--rounds", str(rounds), "--inference", ",".join(map(str, batch_sizes)), *TORCH_CONFIGS[config]]
+    return _peer_json(kind, depth, images, flags, python)["images_per_second"]
 
 
 def compare_inference(

@@ -628,6 +628,18 @@ def test_peer_trains_under_bfloat16_autocast_with_float32_weights(peer):
     assert peer.train("preact", 8, images=4, epochs=1, batch_size=4)["precision"] == "float32"
 
 
+def test_peer_refuses_bf16_for_inference(peer, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        peer.main(["--inference", "1", "--bf16"])
+    assert exit_info.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .endswith("error: --bf16 is for training; --inference times float32 eval mode")
+    )
+
+
 def test_peer_serves_uint8_images_like_a_reszoo_export(peer):
     import torch
 
