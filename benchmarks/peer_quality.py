@@ -34,7 +34,8 @@ sides and the target of issue 12: reszoo's mean >= the peer's mean - 1 point. Wr
 Ablations of the PyTorch side (measure a suspected cause without touching reszoo):
 ``--peer-momentum keras`` (velocity with the rate folded in, Keras' SGD), ``--peer-classifier-init
 glorot`` (Keras' Dense default), ``--peer-warmup as-resolved``; ``--reuse-reszoo OLD.json`` takes
-the reszoo runs from an earlier output and trains only the peer. ``--extra-reszoo-args`` passes
+the reszoo runs from an earlier output and trains only the peer; ``--reuse OLD.json`` takes both sides'
+runs, so ``--seeds 6 --reuse OLD.json`` adds seeds 3-5 to the cells of a 3-seed run. ``--extra-reszoo-args`` passes
 flags through to reszoo.train (e.g. ``"--schedule-unit iteration"``); the peer follows the config
 reszoo resolved and records it.
 
@@ -528,13 +529,21 @@ def machine() -> dict[str, Any]:
     }
 
 
-def find_reused(previous: dict[str, Any] | None, network: str, epochs: int, augment: str, seed: int):
+def find_reused(previous: dict[str, Any] | None, side: str, network: str, epochs: int, augment: str, seed: int):
+    """The run of ``side`` ("reszoo" or "pytorch") for this cell and seed in an earlier ``--out``, or None."""
     for cell in (previous or {}).get("cells", []):
         if (cell["network"], cell["epochs"], cell["augment"]) == (network, epochs, augment):
-            for run in cell["reszoo"]:
+            for run in cell[side]:
                 if run.get("seed") == seed:
                     return run
     return None
+
+
+def load_json(path: str | None) -> dict[str, Any] | None:
+    if not path:
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 def main(argv=None) -> dict[str, Any]:
@@ -558,6 +567,12 @@ def main(argv=None) -> dict[str, Any]:
         help="PyTorch intra-op threads (1: on a shared 2-core machine 2 OpenMP threads ran 2.7x slower)",
     )
     p.add_argument("--reuse-reszoo", default=None, metavar="JSON", help="take reszoo's runs from an earlier --out")
+    p.add_argument(
+        "--reuse",
+        default=None,
+        metavar="JSON",
+        help="take both sides' runs of a seed from an earlier --out (add seeds to a cell: --seeds 6 --reuse OLD.json)",
+    )
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--out", default=None, help="write the results as JSON (rewritten after every run)")
     args = p.parse_args(argv)
@@ -565,10 +580,10 @@ def main(argv=None) -> dict[str, Any]:
         p.error(f"--seeds must be >= 1. Received: {args.seeds}")
     extra = shlex.split(args.extra_reszoo_args)
     explicit_warmup = any(a.split("=")[0] in ("--warmup-iterations", "--warmup-epochs") for a in extra)
-    previous = None
-    if args.reuse_reszoo:
-        with open(args.reuse_reszoo) as f:
-            previous = json.load(f)
+    if args.reuse and args.reuse_reszoo:
+        p.error("--reuse takes both sides' runs and --reuse-reszoo reszoo's only: give one of them")
+    previous = load_json(args.reuse or args.reuse_reszoo)
+    previous_peer = load_json(args.reuse)
     data_dir = args.data_dir or f"/tmp/reszoo-fashion-mnist-{args.train_images or 'all'}-{args.test_images or 'all'}"
     manifest = write_folder(data_dir, args.train_images, args.test_images)
     params = {name: run_peer.check_same_networks(NETWORKS[name].kind, NETWORKS[name].depth) for name in args.networks}
@@ -596,7 +611,7 @@ def main(argv=None) -> dict[str, Any]:
                     cell["summary"] = None
                     result["cells"].append(cell)
                     for seed in range(args.seeds):
-                        ours = find_reused(previous, name, epochs, augment, seed)
+                        ours = find_reused(previous, "reszoo", name, epochs, augment, seed)
                         if ours is None:
                             try:
                                 ours = run_reszoo(
@@ -616,7 +631,7 @@ def main(argv=None) -> dict[str, Any]:
                             ours["seed"] = seed
                         result["versions"].update(ours.get("versions") or {})
                         cell["reszoo"].append(ours)
-                        theirs = train_peer(
+                        theirs = find_reused(previous_peer, "pytorch", name, epochs, augment, seed) or train_peer(
                             network,
                             ours["config"],
                             data_dir=data_dir,

@@ -276,6 +276,25 @@ def test_variants_compare_keras_and_fused_batch_norm(tmp_path, capsys):
     assert "fused_bn" in printed
 
 
+def test_strided_slice_variant_slices_in_every_option_a_shortcut_and_trains_the_same():
+    from reszoo.layers import ZeroPadShortcut
+
+    model = reszoo.build("preact_resnet", depth=8)
+    sliced = bench.variant_model(model, "strided_slice_shortcut")
+    shortcuts = [layer for layer in sliced.layers if isinstance(layer, ZeroPadShortcut)]
+    assert len(shortcuts) == 2 and not any(layer.subsample_by_pooling for layer in shortcuts)
+    assert all(layer.subsample_by_pooling for layer in model.layers if isinstance(layer, ZeroPadShortcut))
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    labels = np.arange(4) % 10
+    grads = []
+    for net in (model, sliced):
+        with tf.GradientTape() as tape:
+            loss = keras.losses.sparse_categorical_crossentropy(labels, net(images, training=True))
+        grads.append(tape.gradient(loss, net.trainable_weights))
+    for pooled, slicing in zip(*grads, strict=True):
+        np.testing.assert_array_equal(np.asarray(pooled), np.asarray(slicing))
+
+
 def test_no_bn_diagnostic_removes_exactly_the_batch_norms():
     model = reszoo.build("fast_resnet", depth=8)
     stripped = bench.without_batch_norm(model)

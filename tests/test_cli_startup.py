@@ -79,8 +79,8 @@ BAD_FLAGS = [
     (
         "bench",
         ["variants", "--model", "resnet20", "--variant", "fast"],
-        "argument --variant: invalid choice: 'fast' (choose from 'keras_bn', 'fused_bn', 'fused_bn_float32', 'xla', "
-        "'fused_bn+xla', 'no_bn')",
+        "argument --variant: invalid choice: 'fast' (choose from 'keras_bn', 'fused_bn', 'fused_bn_float32', "
+        "'strided_slice_shortcut', 'xla', 'fused_bn+xla', 'no_bn')",
     ),
     (
         "bench",

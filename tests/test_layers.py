@@ -17,6 +17,26 @@ def test_zero_pad_shortcut_subsamples_and_appends_zero_channels():
     assert not y[..., 3:].any()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize(("height", "width", "stride"), [(8, 8, 2), (7, 9, 2), (9, 10, 3)])
+def test_zero_pad_shortcut_pools_exactly_the_pixels_and_gradient_of_a_strided_slice(dtype, height, width, stride):
+    x = tf.cast(tf.random.stateless_normal((2, height, width, 3), seed=(1, 2)), dtype)
+    layer = ZeroPadShortcut(7, stride=stride, dtype=dtype)
+    assert layer.subsample_by_pooling
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        pooled = layer(x)
+        sliced = x[:, ::stride, ::stride, :]
+    assert pooled.shape == (2, -(-height // stride), -(-width // stride), 7) == layer.compute_output_shape(x.shape)
+    assert pooled.dtype == x.dtype
+    np.testing.assert_array_equal(np.asarray(tf.cast(pooled[..., :3], "float32")), tf.cast(sliced, "float32"))
+    upstream = tf.cast(tf.random.stateless_normal(pooled.shape, seed=(3, 4)), dtype)
+    np.testing.assert_array_equal(
+        np.asarray(tf.cast(tape.gradient(pooled, x, upstream), "float32")),
+        np.asarray(tf.cast(tape.gradient(sliced, x, upstream[..., :3]), "float32")),
+    )
+
+
 def test_zero_pad_shortcut_average_pooling_ceils_odd_sizes():
     x = np.ones((1, 5, 5, 2), dtype="float32")
     layer = ZeroPadShortcut(4, stride=2, pooling="average")

@@ -11,7 +11,7 @@ import argparse
 from reszoo.training.choices import PRECISIONS  # reszoo.train --precision
 
 # bench variants: reszoo's fused BN, Keras' own BN, XLA, and no BN at all (the ceiling of a BN speed-up).
-VARIANTS = ("keras_bn", "fused_bn", "fused_bn_float32", "xla", "fused_bn+xla", "no_bn")
+VARIANTS = ("keras_bn", "fused_bn", "fused_bn_float32", "strided_slice_shortcut", "xla", "fused_bn+xla", "no_bn")
 PROFILE_VARIANTS = ("keras_bn", "fused_bn", "no_bn")
 # bench units / bench fit: the keys of ``units.UNIT_KINDS`` (pre-activation ResNet, FastResNet types 1 and 2).
 UNIT_KIND_NAMES = ("resnet", "fast_type1", "fast_type2")

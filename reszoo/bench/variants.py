@@ -2,7 +2,8 @@
 
 ``keras_bn``: reszoo's ``FusedBatchNormalization`` swapped for Keras' own ``keras.layers.BatchNormalization``
 (as reszoo built models before 2026-12-03); ``fused_bn``: as built; ``fused_bn_float32``: the fused BN casting
-bfloat16 / float16 activations to float32 first (before 2026-12-07; differs only under ``--precision mixed_*``); ``xla``: Keras' BN compiled with XLA;
+bfloat16 / float16 activations to float32 first (before 2026-12-07; differs only under ``--precision mixed_*``); ``strided_slice_shortcut``: as built, but the option-A shortcuts
+subsample with ``x[:, ::2, ::2, :]`` (before 2026-12-07) instead of a 1x1 max pool; ``xla``: Keras' BN compiled with XLA;
 ``no_bn``: every BN removed, not a model but the ceiling of any BN speed-up. Every variant is a copy of one
 built model, so all start from the same weights.
 """
@@ -52,6 +53,23 @@ def with_float32_fused_batch_norm(model: keras.Model) -> keras.Model:
     return _with_batch_norm_class(model, Float32FusedBatchNormalization)
 
 
+def with_strided_slice_shortcuts(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` as built, except that its option-A shortcuts subsample with ``x[:, ::2, ::2, :]``
+    (``StridedSlice``, as reszoo did before 2026-12-07) instead of a 1x1 max pool."""
+    from reszoo.layers.core import ZeroPadShortcut
+
+    class SlicingZeroPadShortcut(ZeroPadShortcut):
+        subsample_by_pooling = False
+
+    def clone_layer(layer):
+        cls = SlicingZeroPadShortcut if isinstance(layer, ZeroPadShortcut) else layer.__class__
+        return cls.from_config(layer.get_config())
+
+    clone = keras.models.clone_model(model, clone_function=clone_layer)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
 def with_keras_batch_norm(model: keras.Model) -> keras.Model:
     """A copy of ``model`` whose BN layers are Keras' own, unfused ``keras.layers.BatchNormalization``."""
     return _with_batch_norm_class(model, keras.layers.BatchNormalization)
@@ -81,6 +99,8 @@ def variant_model(base: keras.Model, variant: str) -> keras.Model:
         return without_batch_norm(base)
     if variant == "fused_bn_float32":
         return with_float32_fused_batch_norm(base)
+    if variant == "strided_slice_shortcut":
+        return with_strided_slice_shortcuts(base)
     if "fused_bn" in variant:
         return with_fused_batch_norm(base)
     return with_keras_batch_norm(base)

@@ -118,7 +118,16 @@ class ZeroPadShortcut(keras.layers.Layer):
     option A, as fb.resnet.torch implements it); ``pooling="average"`` takes a
     ``stride`` x ``stride`` average first (PyramidNet, stochastic depth).
     Zeros are appended after the input channels.
+
+    The subsample runs as a 1x1 max pool with stride ``stride``: the same pixels as
+    ``x[:, ::stride, ::stride, :]`` (a max over one value is that value, forward and gradient, for any
+    size, odd ones included), but TensorFlow's CPU runs a pooling kernel instead of ``StridedSlice``,
+    whose forward and gradient took 5.6% of pre-activation ResNet-20's training step
+    (benchmarks/RESULTS.md, section 11). ``subsample_by_pooling = False`` slices (for comparison:
+    ``bench variants --variant strided_slice_shortcut``).
     """
+
+    subsample_by_pooling = True
 
     def __init__(self, filters: int, stride: int = 1, pooling: str = "subsample", **kwargs):
         super().__init__(**kwargs)
@@ -133,6 +142,8 @@ class ZeroPadShortcut(keras.layers.Layer):
                 # "same" pooling excludes the padding, like PyTorch's AvgPool2d(ceil_mode=True) in the
                 # official PyramidNet code, so odd sizes give ceil(h / stride) like the strided conv.
                 x = ops.average_pool(x, self.stride, self.stride, padding="same")
+            elif self.subsample_by_pooling:
+                x = ops.max_pool(x, 1, self.stride, padding="valid")
             else:
                 x = x[:, :: self.stride, :: self.stride, :]
         extra = self.filters - x.shape[-1]
