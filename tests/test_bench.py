@@ -593,6 +593,7 @@ def test_fused_batch_norm_network_gradients_are_as_exact_as_keras_batch_norm():
 def _load_benchmark_module(name):
     spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "benchmarks", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     try:
         spec.loader.exec_module(module)
@@ -872,4 +873,41 @@ def test_profile_groups_every_op_type_by_what_its_time_is_spent_on(op, group):
         {group: 0.75, "other (elementwise, slices, pads, optimizer)": 0.25}
         if group != "other (elementwise, slices, pads, optimizer)"
         else {group: 1.0}
+    )
+
+
+def test_peer_quality_reuse_adds_seeds_and_retrains_none_it_has(tmp_path, monkeypatch, capsys):
+    quality = _load_benchmark_module("peer_quality")
+    trained = []
+
+    def fake_reszoo(network, *, seed, **kwargs):
+        trained.append(("reszoo", seed))
+        return {"test_accuracy": 0.8 + seed / 100, "config": {"lr": 0.1}, "wall_seconds": 1.0, "warmup": None}
+
+    def fake_peer(network, config, *, seed, **kwargs):
+        trained.append(("pytorch", seed))
+        return {"test_accuracy": 0.8, "wall_seconds": 1.0, "warmup_iterations": 0}
+
+    monkeypatch.setattr(quality, "write_folder", lambda directory, train, test: {"train_images": train})
+    monkeypatch.setattr(quality.run_peer, "check_same_networks", lambda kind, depth: 269146)
+    monkeypatch.setattr(quality, "run_reszoo", fake_reszoo)
+    monkeypatch.setattr(quality, "train_peer", fake_peer)
+    first_json = str(tmp_path / "first.json")
+    common = ["--epochs", "3", "--augment", "none", "--networks", "fast20", "--data-dir", str(tmp_path / "data")]
+    quality.main([*common, "--seeds", "2", "--out", first_json])
+    assert trained == [("reszoo", 0), ("pytorch", 0), ("reszoo", 1), ("pytorch", 1)]
+    trained.clear()
+
+    more = quality.main([*common, "--seeds", "3", "--reuse", first_json])
+    assert trained == [("reszoo", 2), ("pytorch", 2)]
+    cell = more["cells"][0]
+    assert [r["seed"] for r in cell["reszoo"]] == [0, 1, 2] == [r["seed"] for r in cell["pytorch"]]
+    assert cell["summary"]["reszoo"]["mean"] == pytest.approx(0.81)
+    assert cell["summary"]["gap_points"] == pytest.approx(1.0)
+
+    with pytest.raises(SystemExit) as refused:
+        quality.main([*common, "--reuse", first_json, "--reuse-reszoo", first_json])
+    assert refused.value.code == 2
+    assert (
+        "--reuse takes both sides' runs and --reuse-reszoo reszoo's only: give one of them" in capsys.readouterr().err
     )
