@@ -583,7 +583,7 @@ def main(argv=None) -> dict[str, Any]:
     if args.reuse and args.reuse_reszoo:
         p.error("--reuse takes both sides' runs and --reuse-reszoo reszoo's only: give one of them")
     previous = load_json(args.reuse or args.reuse_reszoo)
-    previous_peer = load_json(args.reuse)
+    previous_peer = previous if args.reuse else None
     data_dir = args.data_dir or f"/tmp/reszoo-fashion-mnist-{args.train_images or 'all'}-{args.test_images or 'all'}"
     manifest = write_folder(data_dir, args.train_images, args.test_images)
     params = {name: run_peer.check_same_networks(NETWORKS[name].kind, NETWORKS[name].depth) for name in args.networks}

@@ -2,8 +2,9 @@
 
 ``keras_bn``: reszoo's ``FusedBatchNormalization`` swapped for Keras' own ``keras.layers.BatchNormalization``
 (as reszoo built models before 2026-12-03); ``fused_bn``: as built; ``fused_bn_float32``: the fused BN casting
-bfloat16 / float16 activations to float32 first (before 2026-12-07; differs only under ``--precision mixed_*``); ``strided_slice_shortcut``: as built, but the option-A shortcuts
-subsample with ``x[:, ::2, ::2, :]`` (before 2026-12-07) instead of a 1x1 max pool; ``xla``: Keras' BN compiled with XLA;
+bfloat16 / float16 activations to float32 first (before 2026-12-07; differs only under ``--precision mixed_*``);
+``strided_slice_shortcut``: as built, but the option-A shortcuts subsample with ``x[:, ::2, ::2, :]`` (before
+2026-12-07) instead of a 1x1 max pool; ``xla``: Keras' BN compiled with XLA;
 ``no_bn``: every BN removed, not a model but the ceiling of any BN speed-up. Every variant is a copy of one
 built model, so all start from the same weights.
 """
@@ -22,17 +23,21 @@ from reszoo.bench.tables import format_table
 from reszoo.bench.timing import compile_for_training, set_precision, settings, synthetic_batches, timed_training
 
 
-def _with_batch_norm_class(model: keras.Model, batch_norm_class: type) -> keras.Model:
-    """A copy of ``model`` (same weights and regularizers) whose BN layers are all ``batch_norm_class``."""
+def _with_layer_class(model: keras.Model, kind: type, replacement: type) -> keras.Model:
+    """A copy of ``model`` (same weights and regularizers) whose ``kind`` layers are all ``replacement``."""
 
     def clone_layer(layer):
-        is_batch_norm = isinstance(layer, keras.layers.BatchNormalization)
-        cls = batch_norm_class if is_batch_norm else layer.__class__
+        cls = replacement if isinstance(layer, kind) else layer.__class__
         return cls.from_config(layer.get_config())
 
     clone = keras.models.clone_model(model, clone_function=clone_layer)
     clone.set_weights(model.get_weights())
     return clone
+
+
+def _with_batch_norm_class(model: keras.Model, batch_norm_class: type) -> keras.Model:
+    """A copy of ``model`` whose BN layers are all ``batch_norm_class``."""
+    return _with_layer_class(model, keras.layers.BatchNormalization, batch_norm_class)
 
 
 def with_fused_batch_norm(model: keras.Model) -> keras.Model:
@@ -61,13 +66,7 @@ def with_strided_slice_shortcuts(model: keras.Model) -> keras.Model:
     class SlicingZeroPadShortcut(ZeroPadShortcut):
         subsample_by_pooling = False
 
-    def clone_layer(layer):
-        cls = SlicingZeroPadShortcut if isinstance(layer, ZeroPadShortcut) else layer.__class__
-        return cls.from_config(layer.get_config())
-
-    clone = keras.models.clone_model(model, clone_function=clone_layer)
-    clone.set_weights(model.get_weights())
-    return clone
+    return _with_layer_class(model, ZeroPadShortcut, SlicingZeroPadShortcut)
 
 
 def with_keras_batch_norm(model: keras.Model) -> keras.Model:
