@@ -22,6 +22,12 @@ of the same network serving uint8 images as a reszoo export does)::
     python benchmarks/peer_pytorch.py --kind preact --depth 20 --images 2560 --epochs 3
     python benchmarks/peer_pytorch.py --kind preact --depth 20 --images 512 --inference 1,256
 
+``--profile STEPS`` profiles that many more training steps after the timed epochs (``torch.profiler``) and adds
+``step_split`` to the JSON: milliseconds per step in the convolutions (forward, gradients), batch norm and the
+rest, the counterpart of ``python -m reszoo.bench throughput``'s split of reszoo's step::
+
+    python benchmarks/peer_pytorch.py --kind preact --depth 20 --epochs 2 --channels-last --compile --profile 10
+
 PyTorch is a benchmark dependency, not one of reszoo's:
 ``pip install torch==2.13.0`` (a CPU wheel).
 """
@@ -32,6 +38,7 @@ import argparse
 import json
 import platform
 import time
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -140,6 +147,7 @@ def train(
     channels_last: bool = False,
     compile: bool = False,
     bf16: bool = False,
+    profile_steps: int = 0,
 ) -> dict:
     """Train on ``images`` synthetic images for ``epochs`` epochs; returns per-epoch seconds and the model's size.
 
@@ -148,6 +156,9 @@ def train(
     ``bf16``: forward and loss under ``torch.autocast("cpu", dtype=torch.bfloat16)``, PyTorch's mixed precision
     (float32 weights and optimizer; convolutions and the classifier in bfloat16), as reszoo's
     ``--precision mixed_bfloat16`` keeps float32 variables and computes in bfloat16.
+    ``profile_steps``: that many more steps under ``torch.profiler`` after the timed epochs, reported as
+    ``step_split`` (``profile_step_split``): where PyTorch's step goes, beside ``bench throughput``'s split of
+    reszoo's.
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -160,24 +171,28 @@ def train(
     network = network.to(memory_format=memory_format)
     model = torch.compile(network) if compile else network
     optimizer = torch.optim.SGD(network.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    epoch_seconds = []
     model.train()
+
+    def step(index: torch.Tensor) -> int:
+        """One SGD step on the images ``index``; the number of them the network got right."""
+        x = ((augment(data[index], generator) - mean) / std).contiguous(memory_format=memory_format)
+        y = labels[index]
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+        loss.backward()
+        optimizer.step()
+        return int((logits.argmax(1) == y).sum())  # as Keras' accuracy metric does
+
+    epoch_seconds = []
     for _ in range(epochs):
         start = time.perf_counter()
         order = torch.randperm(images, generator=generator)
-        correct = 0
         for first in range(0, images - batch_size + 1, batch_size):  # whole batches only
-            index = order[first : first + batch_size]
-            x = ((augment(data[index], generator) - mean) / std).contiguous(memory_format=memory_format)
-            y = labels[index]
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-            loss.backward()
-            optimizer.step()
-            correct += int((logits.argmax(1) == y).sum())  # as Keras' accuracy metric does
+            step(order[first : first + batch_size])
         epoch_seconds.append(time.perf_counter() - start)
+    split = profile_step_split(step, images, batch_size, profile_steps, generator) if profile_steps else None
     steps = images // batch_size
     return {
         "kind": kind,
@@ -192,7 +207,58 @@ def train(
         "precision": "bfloat16 autocast" if bf16 else "float32",
         "threads": torch.get_num_threads(),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        **({"step_split": split} if split else {}),
     }
+
+
+# Op groups of the step split, by the names torch.profiler gives aten's ops. Under torch.compile the
+# convolutions stay aten's (extern kernels Inductor calls); batch norm, ReLU and the adds become Inductor's
+# fused loops, which the profiler does not name, so they fall in "other".
+CONV_FORWARD, CONV_GRADIENTS, BATCH_NORM, OTHER = (
+    "convolution forward",
+    "convolution gradients",
+    "batch norm",
+    "other",
+)
+
+
+def op_group(name: str) -> str:
+    """The step-split group of the aten op ``name``."""
+    if "convolution" in name:
+        return CONV_GRADIENTS if "backward" in name else CONV_FORWARD
+    return BATCH_NORM if "batch_norm" in name else OTHER
+
+
+def split_step(self_seconds: dict[str, float], wall_seconds: float, steps: int) -> dict[str, Any]:
+    """Milliseconds per step of each op group (from the ops' self times, which do not overlap: PyTorch runs one
+    op at a time on its intra-op threads) and their shares of the wall step; what no named op covers (Python,
+    the optimizer's loops, Inductor's fused kernels) is "other"."""
+    grouped = dict.fromkeys((CONV_FORWARD, CONV_GRADIENTS, BATCH_NORM), 0.0)
+    for name, seconds in self_seconds.items():
+        group = op_group(name)
+        if group != OTHER:
+            grouped[group] += seconds
+    grouped[OTHER] = max(0.0, wall_seconds - sum(grouped.values()))
+    return {
+        "steps": steps,
+        "wall_ms_per_step": 1000 * wall_seconds / steps,
+        "ms_per_step": {group: 1000 * seconds / steps for group, seconds in grouped.items()},
+        "share": {group: seconds / wall_seconds for group, seconds in grouped.items()},
+    }
+
+
+def profile_step_split(step, images: int, batch_size: int, steps: int, generator) -> dict[str, Any]:
+    """``steps`` more training steps under ``torch.profiler``, split by op group (``split_step``)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    batches = [torch.randperm(images, generator=generator)[:batch_size] for _ in range(steps)]
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        start = time.perf_counter()
+        for index in batches:
+            step(index)
+        wall_seconds = time.perf_counter() - start
+    self_seconds = {event.key: event.self_cpu_time_total / 1e6 for event in profiler.key_averages()}
+    return split_step(self_seconds, wall_seconds, steps)
 
 
 class Served(nn.Module):
@@ -272,9 +338,20 @@ def main(argv=None) -> dict:
         help="time eval-mode inference at these comma-separated batch sizes instead of training (e.g. 1,256)",
     )
     p.add_argument("--rounds", type=int, default=3, help="timed rounds of --inference (3)")
+    p.add_argument(
+        "--profile",
+        metavar="STEPS",
+        type=int,
+        default=0,
+        help="after training, profile this many more steps and report the split of the step by op group",
+    )
     args = p.parse_args(argv)
     if args.inference and args.bf16:
         p.error("--bf16 is for training; --inference times float32 eval mode")
+    if args.profile and args.inference:
+        p.error("--profile splits a training step; it cannot be combined with --inference")
+    if args.profile < 0:
+        p.error(f"--profile must be a number of steps >= 0. Received: {args.profile}")
     common = dict(images=args.images, channels_last=args.channels_last, compile=args.compile)
     if args.inference:
         batch_sizes = tuple(int(b) for b in args.inference.split(",") if b)
@@ -287,6 +364,7 @@ def main(argv=None) -> dict:
             batch_size=args.batch_size,
             seed=args.seed,
             bf16=args.bf16,
+            profile_steps=args.profile,
             **common,
         )
     print(json.dumps(result))

@@ -26,7 +26,13 @@ OpenMP threads slow down far more than TensorFlow's under contention). Prints a 
     python benchmarks/run_peer.py --kinds preact,fast1,fast2 --depths 20 --images 5120 --epochs 3 --repeats 3
 
 Needs PyTorch (``pip install torch==2.13.0``, a CPU wheel; a benchmark
-dependency, not one of reszoo's), and for the inference table onnxruntime, tf2onnx and ai-edge-litert
+dependency, not one of reszoo's). ``--torch-python`` runs the PyTorch side with another interpreter, such
+as a venv holding the newest torch that installs, so it need not share reszoo's environment::
+
+    python -m venv /tmp/torch-new && /tmp/torch-new/bin/pip install torch numpy
+    python benchmarks/run_peer.py --torch-python /tmp/torch-new/bin/python ...
+
+For the inference table it needs onnxruntime, tf2onnx and ai-edge-litert
 (reszoo's ``test`` extra). It installs nothing: a missing one is named with its pip line, exit status 2.
 """
 
@@ -66,6 +72,47 @@ def missing_requirements(*, inference: bool, find_spec=None) -> list[str]:
     find_spec = find_spec or importlib.util.find_spec
     modules = ["torch", *(["onnxruntime", "tf2onnx", "ai_edge_litert"] if inference else [])]
     return [REQUIREMENTS[module] for module in modules if find_spec(module) is None]
+
+
+def torch_version(python: str) -> str:
+    """The version of the torch that ``python`` imports (``--torch-python``: another venv's, such as the newest
+    torch that installs); a ValueError naming the interpreter when it cannot run or has no torch."""
+    try:
+        completed = subprocess.run(
+            [python, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, timeout=300
+        )
+    except OSError as error:
+        raise ValueError(
+            f"--torch-python must be a Python interpreter. Received: {python!r} ({error.strerror})"
+        ) from None
+    if completed.returncode:
+        raise ValueError(f"--torch-python {python!r} cannot import torch: pip install {REQUIREMENTS['torch']} there")
+    return completed.stdout.strip().splitlines()[-1]
+
+
+def torch_versions(pythons: list[str]) -> dict[str, str]:
+    """Torch version -> interpreter for ``--torch-python``'s list; a ValueError for one that cannot run torch
+    or for two with the same version (their rows could not be told apart)."""
+    versions: dict[str, str] = {}
+    for python in filter(None, pythons):
+        version = torch_version(python)
+        if version in versions:
+            raise ValueError(f"--torch-python lists {versions[version]!r} and {python!r}, both with torch {version}")
+        versions[version] = python
+    if not versions:
+        raise ValueError("--torch-python needs at least one interpreter")
+    return versions
+
+
+def torch_sides(torch_configs: tuple[str, ...], torch_pythons: dict[str, str] | None) -> dict[str, tuple[str, str]]:
+    """Label -> (configuration, interpreter) of every PyTorch side: each configuration under each torch of
+    ``torch_pythons`` (version -> interpreter; None: this one). With more than one torch the labels name the
+    version (``compile_channels_last@2.14.1``), so every version's fastest configuration is in one run."""
+    pythons = torch_pythons or {"": sys.executable}
+    if len(pythons) == 1:
+        (python,) = pythons.values()
+        return {config: (config, python) for config in torch_configs}
+    return {f"{config}@{version}": (config, python) for version, python in pythons.items() for config in torch_configs}
 
 
 # PyTorch unit kind -> (reszoo family, builder arguments besides depth).
@@ -254,6 +301,7 @@ def compare(
     reszoo_env: dict[str, str] | None = None,
     torch_configs: tuple[str, ...] = ("eager",),
     precision: str = "float32",
+    torch_pythons: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Alternate reszoo and every PyTorch configuration (the order reversed each repeat); medians, fastest
     epochs, and reszoo's ratio to the fastest PyTorch configuration."""
@@ -270,9 +318,17 @@ def compare(
             precision=precision,
         ),
     }
-    for config in torch_configs:
-        runners[f"pytorch_{config}"] = lambda config=config: run_pytorch(
-            kind, depth, images=images, epochs=epochs, batch_size=batch_size, config=config, precision=precision
+    sides = torch_sides(torch_configs, torch_pythons)
+    for label, (config, python) in sides.items():
+        runners[f"pytorch_{label}"] = lambda config=config, python=python: run_pytorch(
+            kind,
+            depth,
+            images=images,
+            epochs=epochs,
+            batch_size=batch_size,
+            config=config,
+            precision=precision,
+            python=python,
         )
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in runners}
     order = list(runners)
@@ -281,8 +337,8 @@ def compare(
             runs[side].append(runners[side]())
     median = {side: statistics.median(r["images_per_second"] for r in runs[side]) for side in runs}
     best = {side: max(r["best_images_per_second"] for r in runs[side]) for side in runs}
-    fastest = max(torch_configs, key=lambda config: median[f"pytorch_{config}"])
-    pytorch_best = max(best[f"pytorch_{config}"] for config in torch_configs)
+    fastest = max(sides, key=lambda label: median[f"pytorch_{label}"])
+    pytorch_best = max(best[f"pytorch_{label}"] for label in sides)
     return {
         "kind": kind,
         "depth": depth,
@@ -372,6 +428,7 @@ def compare_inference(
     workdir: str,
     reszoo_env: dict[str, str] | None = None,
     torch_configs: tuple[str, ...] = ("eager",),
+    torch_pythons: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per batch size: median images/s of each reszoo export format and each PyTorch configuration
     (processes alternating, the order reversed each repeat), and reszoo's ratios to the fastest PyTorch."""
@@ -384,18 +441,21 @@ def compare_inference(
         for label, by_batch in rates.items():
             runs.setdefault(f"reszoo_{label}", []).append(by_batch)
 
-    def pytorch_side(config: str) -> None:
-        rates = run_pytorch_inference(kind, depth, batch_sizes=batch_sizes, images=images, rounds=rounds, config=config)
-        runs.setdefault(f"pytorch_{config}", []).append(rates)
+    def pytorch_side(label: str, config: str, python: str) -> None:
+        rates = run_pytorch_inference(
+            kind, depth, batch_sizes=batch_sizes, images=images, rounds=rounds, config=config, python=python
+        )
+        runs.setdefault(f"pytorch_{label}", []).append(rates)
 
-    sides = [reszoo_side, *[lambda config=config: pytorch_side(config) for config in torch_configs]]
+    labels = torch_sides(torch_configs, torch_pythons)
+    sides = [reszoo_side, *[lambda side=side: pytorch_side(side[0], *side[1]) for side in labels.items()]]
     for repeat in range(repeats):
         for side in sides if repeat % 2 == 0 else reversed(sides):
             side()
     rows = []
     for batch in map(str, batch_sizes):
         median = {side: statistics.median(run[batch] for run in side_runs) for side, side_runs in runs.items()}
-        fastest = max(torch_configs, key=lambda config: median[f"pytorch_{config}"])
+        fastest = max(labels, key=lambda label: median[f"pytorch_{label}"])
         best_format = max(RESZOO_FORMATS, key=lambda label: median.get(f"reszoo_{label}", 0.0))
         rows.append(
             {
@@ -515,6 +575,14 @@ def main(argv=None) -> dict[str, Any]:
         "SavedModel, ONNX and LiteRT against each --torch-configs in eval mode",
     )
     p.add_argument("--inference-images", type=int, default=1024, help="images per timed inference round (1024)")
+    p.add_argument(
+        "--torch-python",
+        default=sys.executable,
+        metavar="PYTHON[,PYTHON]",
+        help="comma-separated interpreters the PyTorch side runs with (this one): venvs' pythons with other "
+        "torch versions, e.g. the newest that installs; each configuration runs under each, labelled with its "
+        "version, and the versions are recorded in the JSON",
+    )
     p.add_argument("--skip-training", action="store_true", help="only the inference table")
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--out", default=None, help="write the results as JSON")
@@ -545,6 +613,10 @@ def main(argv=None) -> dict[str, Any]:
             f"needs {', '.join(missing)} (not installed; this benchmark installs nothing): "
             f"pip install {' '.join(missing)}"
         )
+    try:
+        torch_pythons = torch_versions(args.torch_python.split(","))
+    except ValueError as error:
+        p.error(str(error))
     if args.skip_training and not inference_batches:
         p.error("--skip-training leaves nothing to run with --inference-batch-sizes none")
     reszoo_env = {}
@@ -571,6 +643,7 @@ def main(argv=None) -> dict[str, Any]:
                         reszoo_env=reszoo_env,
                         torch_configs=torch_configs,
                         precision=precision,
+                        torch_pythons=torch_pythons,
                     )
                 )
                 print(render(rows[-1:], markdown=False).splitlines()[-1], flush=True)
@@ -585,6 +658,7 @@ def main(argv=None) -> dict[str, Any]:
                 workdir=workdir,
                 reszoo_env=reszoo_env,
                 torch_configs=torch_configs,
+                torch_pythons=torch_pythons,
             )
             latest = render_inference(inference_rows[-len(inference_batches) :], markdown=False)
             print("\n".join(latest.splitlines()[-len(inference_batches) :]), flush=True)
@@ -593,7 +667,8 @@ def main(argv=None) -> dict[str, Any]:
         "command": "peer",
         "settings": vars(args),
         "machine": _machine(),
-        "versions": {"torch": peer_pytorch.torch.__version__, **(reszoo_versions or {})},
+        "versions": {"torch": ", ".join(torch_pythons), **(reszoo_versions or {})},
+        "torch_pythons": torch_pythons,
         "rows": rows,
         "inference_rows": inference_rows,
     }

@@ -131,10 +131,12 @@ def test_units_reports_three_kinds_per_depth_with_consistent_ratios(tmp_path, ca
 
 def test_fit_times_the_step_and_the_cli_path_of_each_kind_side_by_side(tmp_path, capsys):
     argv = ["fit", "--depths", "8", "--kinds", "resnet,fast_type2", "--batch-size", "8", "--steps", "2"]
-    result, printed = run_cli([*argv, "--rounds", "2", "--with-autotune"], tmp_path, capsys)
+    result, printed = run_cli(
+        [*argv, "--rounds", "2", "--with-autotune", "--steps-per-execution", "2"], tmp_path, capsys
+    )
     assert_machine(result["machine"])
     assert result["settings"]["kinds"] == ["resnet", "fast_type2"] and result["settings"]["steps"] == 2
-    assert result["settings"]["with_autotune"] is True
+    assert result["settings"]["with_autotune"] is True and result["settings"]["steps_per_execution"] == 2
     rows = result["rows"]
     assert [(r["depth"], r["kind"], r["model"]) for r in rows] == [
         (8, "resnet", "preact_resnet8"),
@@ -146,11 +148,14 @@ def test_fit_times_the_step_and_the_cli_path_of_each_kind_side_by_side(tmp_path,
         assert r["cli_to_step"] == pytest.approx(r["cli_images_per_second"] / r["step_images_per_second"])
         assert len(r["cli_autotune_round_images_per_second"]) == len(r["cli_round_steal_share"]) == 2
         assert r["autotune_to_cli"] == pytest.approx(r["cli_autotune_images_per_second"] / r["cli_images_per_second"])
+        assert len(r["cli_spe_round_images_per_second"]) == 2
+        assert r["spe_to_cli"] == pytest.approx(r["cli_spe_images_per_second"] / r["cli_images_per_second"])
     assert resnet["step_ratio_to_baseline"] == resnet["cli_ratio_to_baseline"] == 1.0
     assert fast["cli_ratio_to_baseline"] == pytest.approx(
         resnet["cli_images_per_second"] / fast["cli_images_per_second"]
     )
     assert "CLI / step" in printed and "autotune / CLI" in printed and "fast_resnet8_type2" in printed
+    assert "2 steps/call / CLI" in printed
 
 
 def test_the_plain_list_of_unit_kinds_is_units():
@@ -685,6 +690,90 @@ def test_run_peer_precisions_and_inference_batch_sizes_are_checked(peer):
     assert run_peer.parse_batch_sizes("1,256") == (1, 256) and run_peer.parse_batch_sizes("none") == ()
     with pytest.raises(ValueError, match="positive integers or none. Received: '0,4'"):
         run_peer.parse_batch_sizes("0,4")
+
+
+def test_peer_splits_its_step_into_convolutions_batch_norm_and_the_rest(peer):
+    self_seconds = {
+        "aten::mkldnn_convolution": 0.3,
+        "aten::convolution_backward": 0.5,
+        "aten::native_batch_norm": 0.1,
+        "aten::native_batch_norm_backward": 0.05,
+        "aten::add_": 0.02,
+    }
+    split = peer.split_step(self_seconds, wall_seconds=1.2, steps=2)
+    assert split["wall_ms_per_step"] == pytest.approx(600.0)
+    assert split["ms_per_step"] == pytest.approx(
+        {"convolution forward": 150.0, "convolution gradients": 250.0, "batch norm": 75.0, "other": 125.0}
+    )
+    assert sum(split["share"].values()) == pytest.approx(1.0) and split["share"]["other"] == pytest.approx(0.25 / 1.2)
+    profiled = peer.train("preact", 8, images=8, epochs=1, batch_size=4, profile_steps=2)["step_split"]
+    assert profiled["steps"] == 2 and sum(profiled["share"].values()) == pytest.approx(1.0)
+    assert min(profiled["ms_per_step"][group] for group in ("convolution forward", "convolution gradients")) > 0
+    assert profiled["ms_per_step"]["batch norm"] > 0
+    assert "step_split" not in peer.train("preact", 8, images=4, epochs=1, batch_size=4)
+
+
+def test_peer_refuses_profile_with_inference(peer, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        peer.main(["--inference", "1", "--profile", "3"])
+    assert exit_info.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .endswith("error: --profile splits a training step; it cannot be combined with --inference")
+    )
+
+
+def test_run_peer_runs_the_pytorch_side_with_the_torch_python_it_is_given(peer, monkeypatch, tmp_path):
+    import torch
+
+    run_peer = _load_benchmark_module("run_peer")
+    assert run_peer.torch_version(sys.executable) == torch.__version__
+    no_torch = tmp_path / "python-without-torch"
+    no_torch.write_text("#!/bin/sh\necho 'No module named torch' >&2\nexit 1\n")
+    no_torch.chmod(0o755)
+    with pytest.raises(ValueError, match="cannot import torch: pip install torch==2.13.0 there"):
+        run_peer.torch_version(str(no_torch))
+    with pytest.raises(ValueError, match="must be a Python interpreter. Received: '/no/such/python'"):
+        run_peer.torch_version("/no/such/python")
+    assert run_peer.torch_versions([sys.executable]) == {torch.__version__: sys.executable}
+    with pytest.raises(ValueError, match=f"lists '{sys.executable}' and '{sys.executable}', both with torch"):
+        run_peer.torch_versions([sys.executable, sys.executable])
+    pythons = []
+
+    def fake_pytorch(kind, depth, *, config, python, **kwargs):
+        pythons.append((config, python))
+        rate = {"/new/python": 10.0, "/old/python": 20.0}[python] * (2 if config == "compile" else 1)
+        return {"images_per_second": rate, "best_images_per_second": rate + 1}
+
+    monkeypatch.setattr(
+        run_peer, "run_reszoo", lambda *a, **k: {"images_per_second": 5.0, "best_images_per_second": 6.0}
+    )
+    monkeypatch.setattr(run_peer, "run_pytorch", fake_pytorch)
+    common = dict(
+        images=8, epochs=2, batch_size=4, repeats=1, workdir=str(tmp_path), torch_configs=("eager", "compile")
+    )
+    one = run_peer.compare("preact", 8, **common, torch_pythons={"2.14.1": "/new/python"})
+    assert pythons == [("eager", "/new/python"), ("compile", "/new/python")]
+    assert one["fastest_pytorch"] == "compile" and one["reszoo_to_pytorch"] == pytest.approx(0.25)
+    pythons.clear()
+    both = run_peer.compare("preact", 8, **common, torch_pythons={"2.14.1": "/new/python", "2.13.0": "/old/python"})
+    assert sorted(both["median_images_per_second"]) == [
+        "pytorch_compile@2.13.0", "pytorch_compile@2.14.1", "pytorch_eager@2.13.0", "pytorch_eager@2.14.1", "reszoo"
+    ]  # fmt: skip
+    assert len(pythons) == 4 and both["fastest_pytorch"] == "compile@2.13.0"
+    assert both["reszoo_to_pytorch"] == pytest.approx(5.0 / 40.0) and both["pytorch_best_images_per_second"] == 41.0
+    assert "PyTorch compile@2.13.0 img/s" in run_peer.render([both], markdown=True)
+
+
+def test_run_peer_refuses_a_torch_python_that_cannot_run(peer, capsys):
+    run_peer = _load_benchmark_module("run_peer")
+    with pytest.raises(SystemExit) as exit_info:
+        run_peer.main(["--kinds", "preact", "--inference-batch-sizes", "none", "--torch-python", "/no/such/python"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error: --torch-python must be a Python interpreter. Received: '/no/such/python'" in error
 
 
 def test_run_peer_inference_alternates_and_compares_with_the_fastest_pytorch(peer, monkeypatch, tmp_path):

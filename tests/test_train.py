@@ -677,6 +677,9 @@ def test_jit_flag_reaches_compile(flags, expected):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     train.compile_model(model, args)
     assert model.jit_compile is expected  # without the flag, Keras' "auto": no XLA on a CPU-only machine
+    assert model.steps_per_execution == 1  # the command line's; bench fit --steps-per-execution times more
+    train.compile_model(model, args, steps_per_execution=4)
+    assert model.steps_per_execution == 4
 
 
 # Reliability: validation, selection, seeds, TensorBoard ---------------------------------------------

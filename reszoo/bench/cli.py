@@ -138,6 +138,13 @@ def build_parser() -> cli.ArgumentParser:
         action="store_true",
         help="also time the CLI's epoch with tf.data's autotuner on (as before reszoo turned it off)",
     )
+    p.add_argument(
+        "--steps-per-execution",
+        type=cli.positive_int,
+        default=1,
+        metavar="K",
+        help="also time the CLI's epoch compiled with Keras' steps_per_execution=K, when K > 1 (1: not timed)",
+    )
 
     p = sub.add_parser("throughput", help="training / inference images/s, memory and FLOPs of one model")
     _builder_args(p)

@@ -11,6 +11,9 @@ line costs beyond the step) and ``fast / resnet`` through each path are measured
 
 ``--with-autotune`` adds a third path: the command line's epoch with tf.data's autotuner turned back on,
 as it was before ``reszoo.data.without_autotune``, so what that change buys is measured in the same run.
+``--steps-per-execution K`` (K > 1) adds another: the command line's epoch compiled with Keras'
+``steps_per_execution=K`` (K batches per call of the compiled train function), which is what Keras'
+per-step overhead costs the command line.
 
 TensorFlow only (``reszoo.train`` is); imported when the command runs.
 """
@@ -61,9 +64,12 @@ def cli_argv(family: str, depth: int, extra: dict[str, Any], args: argparse.Name
     ]
 
 
-def cli_epoch(argv: list[str], workdir: str, *, autotune: bool = False) -> Callable[[int], None]:
+def cli_epoch(
+    argv: list[str], workdir: str, *, autotune: bool = False, steps_per_execution: int = 1
+) -> Callable[[int], None]:
     """One epoch of ``reszoo.train``'s ``model.fit`` for ``argv``, as ``run(steps)`` (``steps`` is the dataset's);
-    ``autotune``: with tf.data's autotuner on again (``data.with_autotune``).
+    ``autotune``: with tf.data's autotuner on again (``data.with_autotune``); ``steps_per_execution``: Keras'
+    batches per compiled call.
 
     Each call starts from an empty backup folder, as a fresh run's first epoch does, so the backup
     callback writes (not restores) and the epoch is really trained; Keras' per-epoch progress line
@@ -82,11 +88,12 @@ def cli_epoch(argv: list[str], workdir: str, *, autotune: bool = False) -> Calla
     with strategy.scope():
         model, _ = loop.build_training_model(config, bundle)
         schedule = training_schedule(config, steps)
-        loop.compile_model(model, config, schedule)
+        loop.compile_model(model, config, schedule, steps_per_execution=steps_per_execution)
     train = loop.training_set(config, bundle, strategy)
     if autotune:
         train = data.with_autotune(train, enabled=True)
-    backup_dir = os.path.join(workdir, f"{model.name}{'.autotune' if autotune else ''}.backup")
+    variant = f"{'.autotune' if autotune else ''}{f'.spe{steps_per_execution}' if steps_per_execution > 1 else ''}"
+    backup_dir = os.path.join(workdir, f"{model.name}{variant}.backup")
 
     def run(_steps: int) -> None:
         shutil.rmtree(backup_dir, ignore_errors=True)
@@ -121,6 +128,8 @@ def depth_rows(depth: int, args: argparse.Namespace, workdir: str) -> list[dict[
         candidates[(kind, "cli")] = cli_epoch(argv, workdir)
         if args.with_autotune:
             candidates[(kind, "cli_autotune")] = cli_epoch(argv, workdir, autotune=True)
+        if args.steps_per_execution > 1:
+            candidates[(kind, "cli_spe")] = cli_epoch(argv, workdir, steps_per_execution=args.steps_per_execution)
     labels = {f"{kind}/{path}": run for (kind, path), run in candidates.items()}
     timings = side_by_side(
         labels, images_per_step=args.batch_size, steps=args.steps, rounds=args.rounds, warmup_steps=args.steps
@@ -146,6 +155,7 @@ def depth_rows(depth: int, args: argparse.Namespace, workdir: str) -> list[dict[
                 "step_round_steal_share": step.round_steal_share,
                 "cli_round_steal_share": cli.round_steal_share,
                 **(_autotune_columns(timings[f"{kind}/cli_autotune"], cli) if args.with_autotune else {}),
+                **(_spe_columns(timings[f"{kind}/cli_spe"], cli) if args.steps_per_execution > 1 else {}),
             }
         )
     return rows
@@ -158,6 +168,16 @@ def _autotune_columns(autotuned, cli) -> dict[str, Any]:
         "cli_autotune_round_images_per_second": autotuned.round_images_per_second,
         "cli_autotune_round_steal_share": autotuned.round_steal_share,
         "autotune_to_cli": autotuned.images_per_second / cli.images_per_second,
+    }
+
+
+def _spe_columns(grouped, cli) -> dict[str, Any]:
+    """The command line's epoch with ``steps_per_execution`` > 1, beside the same epoch one step a call."""
+    return {
+        "cli_spe_images_per_second": grouped.images_per_second,
+        "cli_spe_round_images_per_second": grouped.round_images_per_second,
+        "cli_spe_round_steal_share": grouped.round_steal_share,
+        "spe_to_cli": grouped.images_per_second / cli.images_per_second,
     }
 
 
@@ -174,7 +194,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             keras.backend.clear_session()
     return {
         "command": "fit",
-        "settings": settings(args, "depths", "kinds", "batch_size", "precision", "steps", "rounds", "with_autotune"),
+        "settings": settings(
+            args,
+            "depths",
+            "kinds",
+            "batch_size",
+            "precision",
+            "steps",
+            "rounds",
+            "with_autotune",
+            "steps_per_execution",
+        ),
         "timing_method": (
             "step: train_on_batch on fixed numpy batches (bench units); cli: one epoch of reszoo.train's "
             "model.fit (its model, schedule, synthetic tf.data pipeline and callbacks) per round; all in one "
@@ -193,6 +223,7 @@ def _max_share(shares: list[float | None]) -> str:
 def render(result: dict[str, Any], markdown: bool = False) -> str:
     baseline = result["settings"]["kinds"][0]
     autotune = result["settings"]["with_autotune"]
+    grouped = result["settings"].get("steps_per_execution", 1)
     headers = [
         "depth",
         "model",
@@ -202,6 +233,7 @@ def render(result: dict[str, Any], markdown: bool = False) -> str:
         f"s/epoch vs {baseline}: step",
         "CLI",
         *(["CLI autotune img/s", "autotune / CLI"] if autotune else []),
+        *([f"CLI {grouped} steps/call img/s", f"{grouped} steps/call / CLI"] if grouped > 1 else []),
         "max steal",
     ]
     rows = [
@@ -214,8 +246,12 @@ def render(result: dict[str, Any], markdown: bool = False) -> str:
             f"{r['step_ratio_to_baseline']:.3f}",
             f"{r['cli_ratio_to_baseline']:.3f}",
             *([f"{r['cli_autotune_images_per_second']:.1f}", f"{r['autotune_to_cli']:.3f}"] if autotune else []),
+            *([f"{r['cli_spe_images_per_second']:.1f}", f"{r['spe_to_cli']:.3f}"] if grouped > 1 else []),
             _max_share(
-                r["step_round_steal_share"] + r["cli_round_steal_share"] + r.get("cli_autotune_round_steal_share", [])
+                r["step_round_steal_share"]
+                + r["cli_round_steal_share"]
+                + r.get("cli_autotune_round_steal_share", [])
+                + r.get("cli_spe_round_steal_share", [])
             ),
         ]
         for r in result["rows"]

@@ -500,10 +500,18 @@ def check_image_size(net: keras.Model, image_shape) -> None:
     )
 
 
-def compile_model(model: keras.Model, config: TrainConfig, schedule: TrainingSchedule | float | None = None) -> None:
+def compile_model(
+    model: keras.Model,
+    config: TrainConfig,
+    schedule: TrainingSchedule | float | None = None,
+    *,
+    steps_per_execution: int = 1,
+) -> None:
     """SGD (Nesterov) on ``schedule`` (default: the constant ``config.lr``), with the weights' moving average
     under ``--ema``; cross-entropy (label-smoothed, and on soft labels under MixUp / CutMix); loss scaling
-    under mixed_float16 (Keras would wrap the optimizer too; done here so it is explicit); ``--jit``."""
+    under mixed_float16 (Keras would wrap the optimizer too; done here so it is explicit); ``--jit``.
+    ``steps_per_execution``: Keras' batches per compiled call; the command line keeps 1 (``bench fit
+    --steps-per-execution`` measured what more would win)."""
     optimizer = keras.optimizers.SGD(
         learning_rate=config.lr if schedule is None else schedule,
         momentum=config.momentum,
@@ -520,7 +528,13 @@ def compile_model(model: keras.Model, config: TrainConfig, schedule: TrainingSch
         loss = keras.losses.SparseCategoricalCrossentropy()
     metrics = [augment.accuracy_metric()] if mixing else ["accuracy"]
     jit = config.jit
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile="auto" if jit is None else jit)
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=metrics,
+        jit_compile="auto" if jit is None else jit,
+        steps_per_execution=steps_per_execution,
+    )
 
 
 # Callbacks ----------------------------------------------------------------------------
