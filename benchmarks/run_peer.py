@@ -39,6 +39,7 @@ For the inference table it needs onnxruntime, tf2onnx and ai-edge-litert
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -74,17 +75,22 @@ def missing_requirements(*, inference: bool, find_spec=None) -> list[str]:
     return [REQUIREMENTS[module] for module in modules if find_spec(module) is None]
 
 
-def torch_version(python: str) -> str:
+def torch_version(python: str, timeout_seconds: float = 300) -> str:
     """The version of the torch that ``python`` imports (``--torch-python``: another venv's, such as the newest
     torch that installs); a ValueError naming the interpreter when it cannot run or has no torch."""
     try:
         completed = subprocess.run(
-            [python, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, timeout=300
+            [python, "-c", "import torch; print(torch.__version__)"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_seconds,
         )
     except OSError as error:
         raise ValueError(
             f"--torch-python must be a Python interpreter. Received: {python!r} ({error.strerror})"
         ) from None
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"--torch-python {python!r} did not import torch within {timeout_seconds:g} s") from None
     if completed.returncode:
         raise ValueError(f"--torch-python {python!r} cannot import torch: pip install {REQUIREMENTS['torch']} there")
     return completed.stdout.strip().splitlines()[-1]
@@ -448,7 +454,7 @@ def compare_inference(
         runs.setdefault(f"pytorch_{label}", []).append(rates)
 
     labels = torch_sides(torch_configs, torch_pythons)
-    sides = [reszoo_side, *[lambda side=side: pytorch_side(side[0], *side[1]) for side in labels.items()]]
+    sides = [reszoo_side, *[functools.partial(pytorch_side, label, *side) for label, side in labels.items()]]
     for repeat in range(repeats):
         for side in sides if repeat % 2 == 0 else reversed(sides):
             side()

@@ -737,6 +737,11 @@ def test_run_peer_runs_the_pytorch_side_with_the_torch_python_it_is_given(peer, 
         run_peer.torch_version(str(no_torch))
     with pytest.raises(ValueError, match="must be a Python interpreter. Received: '/no/such/python'"):
         run_peer.torch_version("/no/such/python")
+    hanging = tmp_path / "python-that-hangs"
+    hanging.write_text("#!/bin/sh\nexec sleep 30\n")
+    hanging.chmod(0o755)
+    with pytest.raises(ValueError, match="python-that-hangs' did not import torch within 0.5 s"):
+        run_peer.torch_version(str(hanging), timeout_seconds=0.5)
     assert run_peer.torch_versions([sys.executable]) == {torch.__version__: sys.executable}
     with pytest.raises(ValueError, match=f"lists '{sys.executable}' and '{sys.executable}', both with torch"):
         run_peer.torch_versions([sys.executable, sys.executable])

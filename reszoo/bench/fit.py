@@ -154,30 +154,21 @@ def depth_rows(depth: int, args: argparse.Namespace, workdir: str) -> list[dict[
                 "cli_images_per_cpu_second": cli.images_per_cpu_second,
                 "step_round_steal_share": step.round_steal_share,
                 "cli_round_steal_share": cli.round_steal_share,
-                **(_autotune_columns(timings[f"{kind}/cli_autotune"], cli) if args.with_autotune else {}),
-                **(_spe_columns(timings[f"{kind}/cli_spe"], cli) if args.steps_per_execution > 1 else {}),
+                **(_variant_columns("autotune", timings[f"{kind}/cli_autotune"], cli) if args.with_autotune else {}),
+                **(_variant_columns("spe", timings[f"{kind}/cli_spe"], cli) if args.steps_per_execution > 1 else {}),
             }
         )
     return rows
 
 
-def _autotune_columns(autotuned, cli) -> dict[str, Any]:
-    """The command line's epoch with tf.data's autotuner on, beside the same epoch without it."""
+def _variant_columns(variant: str, timing, cli) -> dict[str, Any]:
+    """A variant of the command line's epoch (``autotune``: tf.data's autotuner on; ``spe``: Keras'
+    ``steps_per_execution`` > 1) beside the plain one: ``cli_<variant>_...`` and ``<variant>_to_cli``."""
     return {
-        "cli_autotune_images_per_second": autotuned.images_per_second,
-        "cli_autotune_round_images_per_second": autotuned.round_images_per_second,
-        "cli_autotune_round_steal_share": autotuned.round_steal_share,
-        "autotune_to_cli": autotuned.images_per_second / cli.images_per_second,
-    }
-
-
-def _spe_columns(grouped, cli) -> dict[str, Any]:
-    """The command line's epoch with ``steps_per_execution`` > 1, beside the same epoch one step a call."""
-    return {
-        "cli_spe_images_per_second": grouped.images_per_second,
-        "cli_spe_round_images_per_second": grouped.round_images_per_second,
-        "cli_spe_round_steal_share": grouped.round_steal_share,
-        "spe_to_cli": grouped.images_per_second / cli.images_per_second,
+        f"cli_{variant}_images_per_second": timing.images_per_second,
+        f"cli_{variant}_round_images_per_second": timing.round_images_per_second,
+        f"cli_{variant}_round_steal_share": timing.round_steal_share,
+        f"{variant}_to_cli": timing.images_per_second / cli.images_per_second,
     }
 
 
